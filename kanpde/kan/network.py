@@ -1,0 +1,226 @@
+"""KAN: a stack of :class:`~kanpde.kan.layer.KANLayer` with plain and jet forward passes."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+
+from . import grid as grid_ops
+from .jet import Jet, input_jet_step, propagate_jet
+from .layer import EdgeActivations, KANLayer
+
+if TYPE_CHECKING:
+    from .training import FitHistory
+
+__all__ = ["KAN", "validate_width"]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def validate_width(width: object) -> list[int]:
+    """Check a KAN width (a list of at least two positive integers) and return it as a list of ints."""
+    if isinstance(width, (str, bytes)) or not isinstance(width, Sequence):
+        raise TypeError(f"width must be a list of layer sizes such as [2, 10, 1], got {width!r}")
+    if len(width) < 2:
+        raise ValueError(f"width must name at least an input and an output size, e.g. [2, 10, 1]; got {list(width)}")
+    bad = [w for w in width if not _is_int(w) or int(w) < 1]
+    if bad:
+        raise ValueError(f"width must contain positive integers, got {list(width)} (bad entries: {bad})")
+    return [int(w) for w in width]
+
+
+def _validate_int(name: str, value: object, minimum: int) -> int:
+    if not _is_int(value) or int(value) < minimum:  # type: ignore[call-overload]
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)  # type: ignore[call-overload]
+
+
+class KAN(nn.Module):
+    """A Kolmogorov-Arnold network: edges carry learnable 1-D functions (B-spline + SiLU), nodes sum.
+
+    Args:
+        width: layer sizes, e.g. ``[2, 10, 1]`` (at least two entries).
+        grid: grid intervals of every spline on ``grid_range``.
+        k: B-spline degree.
+        grid_range: ``(lower, upper)`` of the initial uniform grids (inputs of the first layer should lie in it;
+            :meth:`update_grid` adapts the grids to data).
+        seed: seed of the initialisation (a private generator; the global RNG is untouched).
+        noise_scale: standard deviation of the initial spline coefficients.
+        dtype, device: of parameters and buffers (default: torch's default dtype, CPU).
+
+    Shapes:
+        forward: ``(n_points, width[0]) -> (n_points, width[-1])``.
+
+    Example:
+        >>> import torch, kanpde as kp
+        >>> model = kp.KAN(width=[2, 5, 1], grid=5, k=3, seed=0, dtype=torch.float64)
+        >>> model(torch.zeros(4, 2, dtype=torch.float64)).shape
+        torch.Size([4, 1])
+    """
+
+    def __init__(
+        self,
+        width: Sequence[int],
+        grid: int = 5,
+        k: int = 3,
+        *,
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        seed: int = 0,
+        noise_scale: float = 0.1,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.width = validate_width(width)
+        grid = _validate_int("grid", grid, 1)
+        k = _validate_int("k", k, 1)
+        lower, upper = (float(v) for v in grid_range)
+        if not lower < upper:
+            raise ValueError(f"grid_range must be (lower, upper) with lower < upper, got {grid_range!r}")
+        generator = torch.Generator().manual_seed(int(seed))
+        self.seed = int(seed)
+        self.layers = nn.ModuleList(
+            KANLayer(
+                n_in,
+                n_out,
+                grid_size=grid,
+                spline_order=k,
+                grid_range=(lower, upper),
+                noise_scale=noise_scale,
+                generator=generator,
+                dtype=dtype,
+                device=device,
+            )
+            for n_in, n_out in zip(self.width[:-1], self.width[1:])
+        )
+
+    @classmethod
+    def from_layers(cls, layers: Sequence[KANLayer], *, seed: int = 0) -> KAN:
+        """A KAN made of existing layers (used by :meth:`refine` and :meth:`prune`)."""
+        model = cls.__new__(cls)
+        nn.Module.__init__(model)
+        model.width = [layers[0].in_dim] + [layer.out_dim for layer in layers]
+        model.seed = seed
+        model.layers = nn.ModuleList(layers)
+        return model
+
+    @property
+    def grid_size(self) -> int:
+        """Grid intervals of the splines (that of the first layer; all layers share it unless edited)."""
+        return self.layers[0].grid_size
+
+    @property
+    def spline_order(self) -> int:
+        return self.layers[0].spline_order
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.layers[0].coef.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.layers[0].coef.device
+
+    def _check_input(self, x: Tensor, name: str = "x") -> None:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor of shape (n_points, {self.width[0]}), got {type(x)}")
+        if x.ndim != 2 or x.shape[1] != self.width[0]:
+            raise ValueError(f"{name} must have shape (n_points, {self.width[0]}), got {tuple(x.shape)}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Network output. Shapes: ``(n_points, width[0]) -> (n_points, width[-1])``."""
+        self._check_input(x)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def jet(
+        self,
+        x: Tensor,
+        *,
+        laplacian: bool = True,
+        hessian: bool = False,
+        laplacian_dims: Sequence[int] | None = None,
+    ) -> Jet:
+        """Outputs with their input gradients and Laplacians (and Hessians on request), in closed form.
+
+        One forward sweep; differentiable in the parameters, so ``loss(jet).backward()`` is the only reverse
+        pass a PDE loss needs.
+
+        Args:
+            x: input points.
+            laplacian: propagate the Laplacian over ``laplacian_dims``.
+            hessian: propagate the full Hessian.
+            laplacian_dims: input columns the Laplacian sums over (default: all), e.g. the spatial ones.
+
+        Shapes:
+            x: ``(n_points, n_in)``; returns a :class:`~kanpde.kan.jet.Jet` with value ``(n_points, n_out)``,
+            grad ``(n_points, n_out, n_in)``, lap ``(n_points, n_out)``, hess ``(n_points, n_out, n_in, n_in)``.
+        """
+        self._check_input(x)
+        order = 2 if (laplacian or hessian) else 1
+        first, *rest = self.layers
+        jet = input_jet_step(
+            first.edge_derivatives(x, order=order), laplacian=laplacian, hessian=hessian, laplacian_dims=laplacian_dims
+        )
+        for layer in rest:
+            jet = propagate_jet(jet, layer.edge_derivatives(jet.value, order=order), laplacian_dims=laplacian_dims)
+        return jet
+
+    def trace(self, x: Tensor) -> list[EdgeActivations]:
+        """Every layer's edge activations on ``x`` (inputs, per-edge outputs, spline and base parts)."""
+        self._check_input(x)
+        out = []
+        for layer in self.layers:
+            acts = layer.edge_activations(x)
+            out.append(acts)
+            x = acts.activations.sum(dim=1)
+        return out
+
+    def refine(self, grid: int) -> KAN:
+        """Grid extension: a NEW model whose splines have ``grid`` intervals and compute the same function.
+
+        Each spline is refit by least squares (an L2 projection) on its grid range; for a refinement by an integer
+        factor of a uniform grid the function is reproduced to rounding inside the grid.
+        """
+        grid = _validate_int("grid", grid, 1)
+        return KAN.from_layers([grid_ops.refined_layer(layer, grid) for layer in self.layers], seed=self.seed)
+
+    def update_grid(self, x: Tensor, *, grid_eps: float = 0.02) -> KAN:
+        """Move every layer's knots to follow the distribution of its inputs on ``x`` (in place); returns self.
+
+        Layer by layer: the inputs of layer ``l`` are computed with the already-updated layers before it.
+        """
+        self._check_input(x)
+        with torch.no_grad():
+            for layer in self.layers:
+                grid_ops.adapt_layer_grid_(layer, x, grid_eps=grid_eps)
+                x = layer(x)
+        return self
+
+    def fit(self, x: Tensor, y: Tensor, *, steps: int = 100, **options: Any) -> FitHistory:
+        """Train on ``(x, y)`` (L-BFGS by default). See :func:`kanpde.kan.training.fit` for the options."""
+        from .training import fit
+
+        return fit(self, x, y, steps=steps, **options)
+
+    def prune(self, *, threshold: float = 1e-2, x: Tensor | None = None) -> KAN:
+        """A NEW, smaller KAN without the hidden nodes whose incoming and outgoing edges are all weak.
+
+        See :func:`kanpde.kan.prune.pruned`.
+        """
+        from .prune import pruned
+
+        return pruned(self, threshold=threshold, x=x)
+
+    def plot(self, x: Tensor | None = None, **options: Any) -> Any:
+        """Draw the network with each edge's activation curve; returns a matplotlib Figure."""
+        from ..plot.network import plot_network
+
+        return plot_network(self, x=x, **options)

@@ -1,0 +1,236 @@
+"""Training a KAN on data: L-BFGS (strong Wolfe) by default, Adam available, optional sparsity regularisation.
+
+The optimiser helpers (:func:`make_optimizer`, :func:`optimizer_step`, :class:`DivergenceGuard`) are shared with
+the PDE solver.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import torch
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from .network import KAN
+
+__all__ = ["FitHistory", "fit", "make_optimizer", "optimizer_step", "loss_scale", "DivergenceGuard", "OPTIMIZERS"]
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZERS = ("lbfgs", "adam")
+
+
+def make_optimizer(
+    name: str, params: Iterator[nn.Parameter] | list[nn.Parameter], *, lr: float | None = None
+) -> torch.optim.Optimizer:
+    """An optimiser by name: ``"lbfgs"`` (one strong-Wolfe L-BFGS iteration per step; lr 1) or ``"adam"`` (lr 1e-3).
+
+    Raises:
+        ValueError: unknown name (the message lists the known ones).
+    """
+    key = str(name).lower()
+    if key == "lbfgs":
+        return torch.optim.LBFGS(
+            params,
+            lr=1.0 if lr is None else lr,
+            max_iter=1,
+            max_eval=26,  # the default (5/4 of max_iter) would leave the line search no evaluations
+            history_size=50,
+            line_search_fn="strong_wolfe",
+            tolerance_grad=0.0,
+            tolerance_change=0.0,
+        )
+    if key == "adam":
+        return torch.optim.Adam(params, lr=1e-3 if lr is None else lr)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, closure: Callable[[], Tensor]) -> None:
+    """One optimiser step; ``closure`` zeroes nothing itself: it must compute the loss and call ``backward``."""
+
+    def wrapped() -> Tensor:
+        optimizer.zero_grad(set_to_none=False)
+        return closure()
+
+    if isinstance(optimizer, torch.optim.LBFGS):
+        optimizer.step(wrapped)
+    else:
+        wrapped()
+        optimizer.step()
+
+
+def loss_scale(initial_loss: float) -> float:
+    """Factor that brings a loss to order one when an optimiser (re)starts.
+
+    torch's L-BFGS keeps a curvature pair only when ``y.s > 1e-10`` (an absolute threshold), so on a loss of
+    1e-9 it stops learning curvature and stalls; Adam is scale-invariant, so scaling costs nothing there.
+    Measured on exp(sin(pi x) + y^2), [2,1,1], grids 5..50: test RMSE 3.6e-6 with scaling, 3.7e-5 without.
+    """
+    if not math.isfinite(initial_loss) or initial_loss <= 0.0:
+        return 1.0
+    return 1.0 / initial_loss
+
+
+class DivergenceGuard:
+    """Keeps the last parameters whose loss was finite, and restores them when training diverges.
+
+    Usage: ``guard.check(module, loss_value)`` after every step returns False (and restores the last good
+    state) when the loss or any parameter is NaN/inf.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+        self.good_state = copy.deepcopy(module.state_dict())
+
+    def check(self, loss_value: float) -> bool:
+        params_ok = all(bool(torch.isfinite(p).all()) for p in self.module.parameters())
+        if math.isfinite(loss_value) and params_ok:
+            self.good_state = copy.deepcopy(self.module.state_dict())
+            return True
+        self.module.load_state_dict(self.good_state)
+        return False
+
+
+@dataclass
+class FitHistory:
+    """What :func:`fit` did, one entry per optimiser step.
+
+    Attributes:
+        loss: training loss (mean squared error plus regularisation) after each step.
+        mse: training mean squared error.
+        test_mse: mean squared error on the test set (empty without one).
+        seconds: wall time since the start, after each step.
+        stopped: why training ended early (``None`` when it ran all steps).
+    """
+
+    loss: list[float] = field(default_factory=list)
+    mse: list[float] = field(default_factory=list)
+    test_mse: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    stopped: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+
+def _check_data(model: KAN, x: Tensor, y: Tensor, name_x: str, name_y: str) -> Tensor:
+    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+        raise TypeError(f"{name_x} and {name_y} must be torch tensors, got {type(x).__name__}, {type(y).__name__}")
+    n_out = model.width[-1]
+    if y.ndim == 1 and n_out == 1:
+        y = y.unsqueeze(1)
+    if x.ndim != 2 or x.shape[1] != model.width[0]:
+        raise ValueError(f"{name_x} must have shape (n_points, {model.width[0]}), got {tuple(x.shape)}")
+    if y.shape != (x.shape[0], n_out):
+        raise ValueError(f"{name_y} must have shape ({x.shape[0]}, {n_out}), got {tuple(y.shape)}")
+    return y
+
+
+def fit(
+    model: KAN,
+    x: Tensor,
+    y: Tensor,
+    *,
+    steps: int = 100,
+    optimizer: Literal["lbfgs", "adam"] | str = "lbfgs",
+    lr: float | None = None,
+    lamb: float = 0.0,
+    lamb_l1: float = 1.0,
+    lamb_entropy: float = 2.0,
+    update_grid: bool = True,
+    grid_update_every: int | None = None,
+    stop_grid_update_step: int = 50,
+    x_test: Tensor | None = None,
+    y_test: Tensor | None = None,
+    progress: bool = True,
+) -> FitHistory:
+    """Minimise ``mean((model(x) - y)^2) + lamb * sparsity`` over the model's parameters (in place).
+
+    Training that produces a NaN/inf loss or parameter stops; the model keeps its last good parameters and
+    ``history.stopped`` says at which step.
+
+    Args:
+        model: the KAN to train.
+        x, y: training data.
+        steps: optimiser steps (one L-BFGS iteration with its line search, or one Adam update).
+        optimizer: ``"lbfgs"`` or ``"adam"``.
+        lr: learning rate (default 1 for L-BFGS, 1e-3 for Adam).
+        lamb: weight of the sparsity penalty (0 disables it; the KAN paper uses about 1e-3 to 1e-2).
+        lamb_l1, lamb_entropy: weights of its L1 and entropy parts.
+        update_grid: move the knots to follow the data (:meth:`KAN.update_grid`) before the first step.
+        grid_update_every: also move them every this many steps before step ``stop_grid_update_step`` (pykan
+            does so every 10 steps up to step 50); each move restarts the optimiser. Measured on the KAN paper's
+            ``exp(sin(pi x) + y^2)``, a single move per call reached a lower error than pykan's schedule.
+        x_test, y_test: optional test data, evaluated after every step.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        A :class:`FitHistory`.
+
+    Shapes:
+        x: ``(n_points, width[0])``; y: ``(n_points, width[-1])`` (or ``(n_points,)`` for one output).
+    """
+    if lamb:
+        from .regularization import sparsity_penalty
+
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    y = _check_data(model, x, y, "x", "y")
+    if (x_test is None) != (y_test is None):
+        raise ValueError("x_test and y_test must be given together")
+    if x_test is not None and y_test is not None:
+        y_test = _check_data(model, x_test, y_test, "x_test", "y_test")
+
+    def objective() -> tuple[Tensor, Tensor]:
+        mse = torch.mean((model(x) - y) ** 2)
+        loss = mse + lamb * sparsity_penalty(model.trace(x), l1=lamb_l1, entropy=lamb_entropy) if lamb else mse
+        return loss, mse
+
+    scale = {"value": 1.0}
+
+    def restart() -> torch.optim.Optimizer:
+        with torch.no_grad():
+            scale["value"] = loss_scale(float(objective()[0]))
+        return make_optimizer(optimizer, list(model.parameters()), lr=lr)
+
+    def closure() -> Tensor:
+        loss = objective()[0] * scale["value"]
+        loss.backward()
+        return loss
+
+    opt = restart()
+    history = FitHistory()
+    guard = DivergenceGuard(model)
+    start = time.perf_counter()
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(range(steps), disable=not progress, desc="fit", leave=False)
+    for step in bar:
+        every = grid_update_every or steps + 1
+        if update_grid and step < stop_grid_update_step and step % every == 0:
+            model.update_grid(x)
+            opt = restart()
+        optimizer_step(opt, closure)
+        with torch.no_grad():  # the line search's last trial need not be the accepted point: evaluate there
+            loss, mse = (float(v) for v in objective())
+        if not guard.check(loss):
+            history.stopped = f"loss became non-finite at step {step}; parameters of step {step - 1} kept"
+            logger.warning("fit: %s", history.stopped)
+            break
+        history.loss.append(loss)
+        history.mse.append(mse)
+        if x_test is not None:
+            with torch.no_grad():
+                history.test_mse.append(float(torch.mean((model(x_test) - y_test) ** 2)))
+        history.seconds.append(time.perf_counter() - start)
+        bar.set_postfix(loss=f"{loss:.3e}")
+    bar.close()
+    return history
