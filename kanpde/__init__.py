@@ -1,8 +1,59 @@
-"""kanpde: physics-informed PDE solving on Kolmogorov-Arnold Networks, and a fast general-purpose KAN library."""
+"""kanpde: physics-informed PDE solving on Kolmogorov-Arnold Networks, and a fast general-purpose KAN library.
+
+The public API (DESIGN.md's contract): geometry, conditions, problems, the solver, and the KAN. The PDE names are
+imported on first use, so ``import kanpde.kan`` (or ``kanpde.KAN``) does not load sympy, h5py or matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .kan import KAN as KAN
 from .kan import KANLayer as KANLayer
 
 __version__ = "0.1.0"
 
-__all__ = ["KAN", "KANLayer", "__version__"]
+_LAZY = {
+    "Interval": "pde.shapes", "Rectangle": "pde.shapes", "Box": "pde.shapes", "Disk": "pde.shapes",
+    "Polygon": "pde.shapes", "Union": "pde.csg", "Intersection": "pde.csg", "Difference": "pde.csg",
+    "TimeInterval": "pde.spacetime", "Dirichlet": "pde.conditions", "Neumann": "pde.conditions",
+    "Robin": "pde.conditions", "Periodic": "pde.conditions", "Problem": "pde.problem", "Poisson": "pde.problem",
+    "Heat": "pde.problem", "PDE": "pde.problem", "Solver": "pde.solver", "Result": "pde.result",
+}  # fmt: skip
+
+__all__ = ["KAN", "KANLayer", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'kanpde' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from .pde.conditions import Dirichlet as Dirichlet
+    from .pde.conditions import Neumann as Neumann
+    from .pde.conditions import Periodic as Periodic
+    from .pde.conditions import Robin as Robin
+    from .pde.csg import Difference as Difference
+    from .pde.csg import Intersection as Intersection
+    from .pde.csg import Union as Union
+    from .pde.problem import PDE as PDE
+    from .pde.problem import Heat as Heat
+    from .pde.problem import Poisson as Poisson
+    from .pde.problem import Problem as Problem
+    from .pde.result import Result as Result
+    from .pde.shapes import Box as Box
+    from .pde.shapes import Disk as Disk
+    from .pde.shapes import Interval as Interval
+    from .pde.shapes import Polygon as Polygon
+    from .pde.shapes import Rectangle as Rectangle
+    from .pde.solver import Solver as Solver
+    from .pde.spacetime import TimeInterval as TimeInterval

@@ -93,13 +93,29 @@ def _laplacian_mask(n_inputs: int, laplacian_dims: Sequence[int] | None, like: T
 
 
 def input_jet_step(
-    edges: EdgeDerivatives, *, laplacian: bool, hessian: bool, laplacian_dims: Sequence[int] | None = None
+    edges: EdgeDerivatives,
+    *,
+    laplacian: bool,
+    hessian: bool,
+    laplacian_dims: Sequence[int] | None = None,
+    input_scale: Tensor | None = None,
 ) -> Jet:
-    """Jet after the first layer, whose inputs are the coordinates themselves (``g_i = e_i``, ``lam_i = 0``).
+    """Jet after the first layer, whose inputs are the coordinates (``g_i = s_i e_i``, ``lam_i = 0``).
+
+    ``input_scale`` ``s`` handles inputs that are scaled coordinates ``s_i * x_i + c_i``: derivatives are then
+    with respect to ``x``.
 
     Shapes:
-        edges: over ``(n_points, n_inputs, out_dim)``; returns a :class:`Jet` over ``out_dim`` nodes.
+        edges: over ``(n_points, n_inputs, out_dim)``; input_scale: ``(n_inputs,)``; returns a :class:`Jet`
+        over ``out_dim`` nodes.
     """
+    if input_scale is not None:
+        s = input_scale
+        s2 = (s * s).unsqueeze(-1)
+        scale_spline = (None, s.unsqueeze(-1), s2)
+        spline = tuple(t if t is None or f == 0 else t * scale_spline[f] for f, t in enumerate(edges.spline))
+        base = tuple(t if t is None or f == 0 else t * (s if f == 1 else s * s) for f, t in enumerate(edges.base))
+        edges = EdgeDerivatives(spline, base, edges.base_weight)  # type: ignore[arg-type]
     value = edges.node_sum(0)
     grad = edges.edge(1).transpose(1, 2)  # (n, out, n_inputs): d z_j / d x_i = phi'_ij
     lap = hess = None

@@ -122,12 +122,14 @@ class KANLayer(nn.Module):
         """Sum of the edge functions at ``x``. Shapes: ``(n_points, in_dim) -> (n_points, out_dim)``."""
         return self.edge_derivatives(x, order=0).node_sum(0)
 
-    def edge_derivatives(self, x: Tensor, *, order: int = 2) -> EdgeDerivatives:
+    def edge_derivatives(self, x: Tensor, *, order: int = 2, composable: bool = False) -> EdgeDerivatives:
         """Every edge function and (for ``order`` >= 1, 2) its derivatives at the layer input.
 
         Args:
             x: layer inputs.
             order: 0 (values only), 1 or 2: the highest derivative computed.
+            composable: use plain autograd operations only, so that ``torch.func`` transforms (vmap, jacrev) and
+                nested autograd work; otherwise second-order jets use a faster hand-written backward pass.
 
         Shapes:
             x: ``(n_points, in_dim)``; see :class:`~kanpde.kan.jet.EdgeDerivatives`.
@@ -140,7 +142,7 @@ class KANLayer(nn.Module):
             uniform=self.grid_is_uniform,
         )
         location = spline.locate(x, self.grid, uniform=self.grid_is_uniform)
-        if order == 2:  # the jet path: a hand-written backward (once differentiable)
+        if order == 2 and not composable:  # the jet path: a hand-written backward (once differentiable)
             splines = spline.evaluate_pieces_jet(table, location, x)
         else:
             splines = spline.evaluate_pieces(table, location, order)

@@ -147,6 +147,8 @@ class KAN(nn.Module):
         laplacian: bool = True,
         hessian: bool = False,
         laplacian_dims: Sequence[int] | None = None,
+        input_scale: Tensor | None = None,
+        composable: bool = False,
     ) -> Jet:
         """Outputs with their input gradients and Laplacians (and Hessians on request), in closed form.
 
@@ -158,6 +160,9 @@ class KAN(nn.Module):
             laplacian: propagate the Laplacian over ``laplacian_dims``.
             hessian: propagate the full Hessian.
             laplacian_dims: input columns the Laplacian sums over (default: all), e.g. the spatial ones.
+            input_scale: when the inputs are ``s * x + c`` for coordinates ``x``, the factors ``s`` (shape
+                ``(n_in,)``): derivatives are then taken with respect to ``x``.
+            composable: plain autograd operations only (for ``torch.func`` transforms and nested autograd).
 
         Shapes:
             x: ``(n_points, n_in)``; returns a :class:`~kanpde.kan.jet.Jet` with value ``(n_points, n_out)``,
@@ -167,10 +172,15 @@ class KAN(nn.Module):
         order = 2 if (laplacian or hessian) else 1
         first, *rest = self.layers
         jet = input_jet_step(
-            first.edge_derivatives(x, order=order), laplacian=laplacian, hessian=hessian, laplacian_dims=laplacian_dims
+            first.edge_derivatives(x, order=order, composable=composable),
+            laplacian=laplacian,
+            hessian=hessian,
+            laplacian_dims=laplacian_dims,
+            input_scale=input_scale,
         )
         for layer in rest:
-            jet = propagate_jet(jet, layer.edge_derivatives(jet.value, order=order), laplacian_dims=laplacian_dims)
+            edges = layer.edge_derivatives(jet.value, order=order, composable=composable)
+            jet = propagate_jet(jet, edges, laplacian_dims=laplacian_dims)
         return jet
 
     def trace(self, x: Tensor) -> list[EdgeActivations]:

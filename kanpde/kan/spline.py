@@ -517,7 +517,11 @@ def spline_pieces(coef: Tensor, knots: Tensor, spline_order: int, *, uniform: bo
     n_intervals = knots.shape[1] - 1
     if uniform:
         # Interval i carries B_{i-k..i}: windows of k+1 consecutive coefficients (zero-padded at the ends).
-        windows = torch.nn.functional.pad(coef, (k, k)).unfold(2, k + 1, 1)  # (in, out, n_intervals, k+1)
+        # (gather, not unfold: torch.func has a batching rule for indexing, not for unfold's backward)
+        window_index = torch.arange(n_intervals, device=coef.device).unsqueeze(1) + torch.arange(
+            k + 1, device=coef.device
+        )
+        windows = torch.nn.functional.pad(coef, (k, k))[:, :, window_index]  # (in, out, n_intervals, k+1)
         matrix = torch.as_tensor(_cardinal_piece_matrix(k), dtype=coef.dtype, device=coef.device)
         pieces = torch.einsum("ionr,pr->inpo", windows, matrix)
     else:

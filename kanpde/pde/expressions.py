@@ -261,7 +261,9 @@ class Expression:
             values = values.expand(n_points)
         else:
             values = self._checked_result(self._function(points), points)
-        if not bool(torch.isfinite(values).all()):
+        # Under torch.func transforms (vmap) a data-dependent check cannot run; the values were checked when the
+        # same points were evaluated outside the transform.
+        if not torch._C._functorch.is_functorch_wrapped_tensor(values) and not bool(torch.isfinite(values).all()):
             self._raise_non_finite(values, points)
         return values
 

@@ -1,0 +1,238 @@
+"""The ``kanpde`` command: ``kanpde solve | list | bench``.
+
+- ``kanpde solve [PROBLEM] [--grid-schedule 5,10,20] [--steps N] [--out DIR]``: solve a problem of the suite
+  (``problems/NAME.py``) or any Python file defining ``make_problem()`` (or a ``problem`` variable); without
+  PROBLEM, the default 2-D Poisson problem. Prints a summary and writes the results into DIR.
+- ``kanpde list``: the problems of the suite.
+- ``kanpde bench [PROBLEMS...]``: solve each with its recommended settings and print a table with the published
+  baseline beside it; ``kanpde bench kan`` runs the KAN speed benchmark instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+DEFAULT_PROBLEM = "poisson_2d_sin"
+
+
+def problems_dir() -> Path:
+    """The reference suite: ``./problems`` when present, else the one beside the package source (a checkout)."""
+    here = Path.cwd() / "problems"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "problems"
+
+
+def _load_module(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"kanpde_problem_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"kanpde: cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _load_suite_module(name: str) -> ModuleType:
+    """A module of the suite, imported as ``problems.NAME`` (the suite shares helpers by relative imports)."""
+    root = str(problems_dir().parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module(f"problems.{name}")
+
+
+def resolve_problem(name: str | None) -> tuple[str, ModuleType]:
+    """The module of a suite problem (by name) or of a Python file (by path)."""
+    name = name or DEFAULT_PROBLEM
+    path = Path(name)
+    if path.suffix == ".py" or path.exists():
+        if not path.is_file():
+            raise SystemExit(f"kanpde: no such file: {name}")
+        return path.stem, _load_module(path)
+    candidate = problems_dir() / f"{name}.py"
+    if not candidate.is_file():
+        known = ", ".join(list_problems()) or "(no problems/ directory found)"
+        raise SystemExit(f"kanpde: unknown problem {name!r}; known problems: {known}")
+    return name, _load_suite_module(name)
+
+
+def build_problem(module: ModuleType) -> Any:
+    if hasattr(module, "make_problem"):
+        return module.make_problem()
+    if hasattr(module, "problem"):
+        return module.problem
+    raise SystemExit(f"kanpde: {module.__file__} defines neither make_problem() nor a `problem` variable")
+
+
+def list_problems() -> list[str]:
+    folder = problems_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+
+
+def _schedule(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        message = f"--grid-schedule must be integers separated by commas, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def _settings(module: ModuleType, args: argparse.Namespace) -> tuple[dict[str, Any], list[int], int]:
+    settings = dict(getattr(module, "SETTINGS", {}) or {})
+    schedule = args.grid_schedule or settings.pop("grid_schedule", [5, 10, 20])
+    steps = args.steps or settings.pop("steps", 100)
+    settings.pop("grid_schedule", None)
+    settings.pop("steps", None)
+    return settings, list(schedule), int(steps)
+
+
+def solve_command(args: argparse.Namespace) -> int:
+    import torch
+
+    import kanpde as kp
+
+    torch.set_num_threads(args.threads) if args.threads else None
+    name, module = resolve_problem(args.problem)
+    problem = build_problem(module)
+    settings, schedule, steps = _settings(module, args)
+    solver = kp.Solver(problem, seed=args.seed, **settings)
+    print(f"kanpde: solving {name}: {problem.description}")
+    result = solver.solve(grid_schedule=schedule, steps=steps, progress=not args.quiet)
+    print(result.summary())
+    rel = "n/a" if result.rel_l2 is None else f"{result.rel_l2:.3e}"
+    mx = "n/a" if result.max_abs is None else f"{result.max_abs:.3e}"
+    print(f"relative L2 error {rel}, max error {mx}, {result.seconds:.1f} s")
+    out = Path(args.out)
+    written = write_outputs(solver, result, out, name)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def write_outputs(solver: Any, result: Any, out: Path, name: str) -> list[Path]:
+    """Everything a solve leaves behind in ``out``: the summary, and the field, plots and formula when available."""
+    from .io.atomic import atomic_path
+
+    def atomic_write_text(path: Path, text: str) -> None:
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "problem": name,
+        "description": solver.problem.description,
+        "rel_l2": result.rel_l2,
+        "max_abs": result.max_abs,
+        "seconds": result.seconds,
+        "stopped": result.stopped,
+        "stages": [vars(s) for s in result.stages],
+    }
+    written = [out / "summary.json"]
+    atomic_write_text(written[0], json.dumps(summary, indent=2))
+    formula = None
+    if hasattr(solver, "symbolic"):
+        try:
+            formula = solver.symbolic()
+        except Exception as err:  # a formula is a bonus: report, never lose the field because of it
+            print(f"kanpde: no closed-form formula: {err}", file=sys.stderr)
+    if formula is not None:
+        import sympy
+
+        text = f"u = {formula}\nLaTeX: {sympy.latex(formula)}\n"
+        atomic_write_text(out / "formula.txt", text)
+        written.append(out / "formula.txt")
+    if hasattr(solver, "export_hdf5"):
+        written += list(solver.export_hdf5(out / "solution.h5", result=result, formula=formula))
+    if hasattr(solver, "plot"):
+        written += list(solver.plot(out, result=result))
+    return written
+
+
+def list_command(args: argparse.Namespace) -> int:
+    names = list_problems()
+    if not names:
+        print("kanpde: no problems/ directory found (run from a checkout of kanpde)", file=sys.stderr)
+        return 1
+    for name in names:
+        module = _load_suite_module(name)
+        doc = (module.__doc__ or "").strip().splitlines()
+        print(f"{name:28s} {doc[0] if doc else ''}")
+    return 0
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    if args.problems and args.problems[0] == "kan":
+        from .bench import kan_speed
+
+        kan_speed.main(args.problems[1:])
+        return 0
+    import torch
+
+    import kanpde as kp
+
+    torch.set_num_threads(args.threads or 1)
+    names = args.problems or list_problems()
+    print(f"{'problem':28s} {'rel L2':>10} {'max err':>10} {'seconds':>8}   baseline")
+    for name in names:
+        _, module = resolve_problem(name)
+        settings, schedule, steps = _settings(module, args)
+        start = time.perf_counter()
+        result = kp.Solver(build_problem(module), seed=args.seed, **settings).solve(
+            grid_schedule=schedule, steps=steps, progress=False
+        )
+        seconds = time.perf_counter() - start
+        baseline = getattr(module, "BASELINE", None)
+        rel = "-" if result.rel_l2 is None else f"{result.rel_l2:.2e}"
+        mx = "-" if result.max_abs is None else f"{result.max_abs:.2e}"
+        print(f"{name:28s} {rel:>10} {mx:>10} {seconds:>8.1f}   {_baseline_text(baseline)}", flush=True)
+    return 0
+
+
+def _baseline_text(baseline: Any) -> str:
+    if not baseline:
+        return "-"
+    if isinstance(baseline, dict):
+        return ", ".join(f"{k}={v}" for k, v in baseline.items())
+    return str(baseline)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kanpde", description="Physics-informed PDE solving on KANs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    solve = sub.add_parser("solve", help="solve a problem and write its results")
+    solve.add_argument("problem", nargs="?", help=f"suite name or Python file (default: {DEFAULT_PROBLEM})")
+    solve.add_argument("--grid-schedule", type=_schedule, default=None, help="grid sizes, e.g. 5,10,20")
+    solve.add_argument("--steps", type=int, default=None, help="optimiser steps per grid stage")
+    solve.add_argument("--out", default="out", help="output directory (default: out)")
+    solve.add_argument("--seed", type=int, default=0)
+    solve.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    solve.add_argument("--quiet", action="store_true", help="no progress bar")
+    solve.set_defaults(handler=solve_command)
+    lister = sub.add_parser("list", help="list the reference problems")
+    lister.set_defaults(handler=list_command)
+    bench = sub.add_parser("bench", help="solve problems and compare with baselines; `bench kan` for KAN speed")
+    bench.add_argument("problems", nargs=argparse.REMAINDER, help="problem names (default: all), or `kan ...`")
+    bench.add_argument("--grid-schedule", type=_schedule, default=None)
+    bench.add_argument("--steps", type=int, default=None)
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--threads", type=int, default=1)
+    bench.set_defaults(handler=bench_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Boundary and initial conditions: where their points lie and what vanishes there.
+
+``on`` selects the boundary part: None (the whole boundary), a side name of a box (``"xmin"``, ``"left"``, ...),
+or a callable mask ``points (n, n_coords) -> bool (n,)`` on boundary points. Values are expressions
+(numbers, sympy, strings in x, y, z, t, callables), bound to the problem's coordinates by :meth:`bind`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .expressions import Expression, ExpressionLike, as_expression
+from .fields import Fields
+from .geometry import AbstractGeometry
+
+__all__ = [
+    "AbstractCondition",
+    "ConditionPoints",
+    "Dirichlet",
+    "Neumann",
+    "Robin",
+    "Periodic",
+    "Initial",
+]
+
+Selector = None | str | Callable[[Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class ConditionPoints:
+    """Points where a condition is imposed.
+
+    Shapes:
+        points, normals: ``(n_points, n_coords)`` (normals zero in time; None for initial conditions);
+        partners: the matching points of a periodic pair, or None.
+    """
+
+    points: Tensor
+    normals: Tensor | None = None
+    partners: Tensor | None = None
+
+
+def _sample_selected(
+    domain: AbstractGeometry, on: Selector, n_points: int, *, label: str, **kwargs: Any
+) -> ConditionPoints:
+    if on is None:
+        points, normals = domain.sample_boundary(n_points, **kwargs)
+        return ConditionPoints(points, normals)
+    if isinstance(on, str):
+        points, normals = domain.sample_side(on, n_points, **kwargs)
+        return ConditionPoints(points, normals)
+    # A callable mask: oversample the boundary and keep what it selects.
+    kept_p, kept_n, have, drawn = [], [], 0, 0
+    while have < n_points:
+        if drawn >= 64 * n_points + 4096:
+            raise ValueError(
+                f"{label}: the `on` mask selected {have} of {drawn} boundary points; it selects too little"
+            )
+        points, normals = domain.sample_boundary(max(4 * (n_points - have), 256), **kwargs)
+        mask = on(points)
+        if not isinstance(mask, Tensor) or mask.shape != (len(points),):
+            raise ValueError(f"{label}: `on` must return a bool tensor of shape (n_points,), got {mask!r:.80}")
+        kept_p.append(points[mask.bool()])
+        kept_n.append(normals[mask.bool()])
+        have += int(mask.sum())
+        drawn += len(points)
+    return ConditionPoints(torch.cat(kept_p)[:n_points], torch.cat(kept_n)[:n_points])
+
+
+def _check_on(on: object) -> Selector:
+    if on is None or isinstance(on, str) or callable(on):
+        return on  # type: ignore[return-value]
+    raise TypeError(f"on must be None, a side name such as 'xmin' or a callable mask, got {type(on).__name__}")
+
+
+class AbstractCondition(ABC):
+    """A condition ``residual(u) = 0`` on some points of the boundary (or of the initial slice)."""
+
+    #: highest derivative order of u the residual needs (0: values, 1: first derivatives)
+    order: int = 0
+    field: int = 0
+    on: Selector = None
+
+    @property
+    def label(self) -> str:
+        """Name of the loss term, e.g. ``"dirichlet[xmin]"``."""
+        where = "" if self.on is None else f"[{self.on if isinstance(self.on, str) else 'mask'}]"
+        return f"{type(self).__name__.lower()}{where}"
+
+    @abstractmethod
+    def bind(self, coords: tuple[str, ...]) -> AbstractCondition:
+        """A copy with its values converted to expressions in ``coords`` (checked; errors name the value)."""
+
+    def check_domain(self, domain: AbstractGeometry) -> None:
+        """Raise ValueError when the condition cannot apply to ``domain`` (e.g. an unknown side)."""
+        if isinstance(self.on, str) and domain.side_names and self.on not in _all_side_names(domain):
+            domain.side_mask(self.on, torch.zeros(1, domain.dim, dtype=torch.float64))  # raises with the names
+        if isinstance(self.on, str) and not domain.side_names:
+            raise ValueError(f"{self.label}: side {self.on!r} needs a box domain; {domain!r} has no named sides")
+
+    def sample(self, domain: AbstractGeometry, n_points: int, **kwargs: Any) -> ConditionPoints:
+        """Points where the condition holds. ``kwargs``: generator, sampler, dtype, device."""
+        return _sample_selected(domain, self.on, n_points, label=self.label, **kwargs)
+
+    @abstractmethod
+    def residual(self, u: Fields, where: ConditionPoints) -> Tensor:
+        """What vanishes when the condition holds, shape ``(n_points,)`` (or ``(n_points, m)``)."""
+
+
+def _all_side_names(domain: AbstractGeometry) -> set[str]:
+    names = set(domain.side_names)
+    if domain.dim in (1, 2) or getattr(domain, "space", None) is not None:
+        names |= {"left", "right", "bottom", "top"}
+    return names
+
+
+@dataclass(frozen=True)
+class Dirichlet(AbstractCondition):
+    """``u = value`` on the selected boundary.
+
+    Example:
+        >>> bc = Dirichlet("sin(pi*x)", on="ymin")
+    """
+
+    value: ExpressionLike = 0.0
+    on: Selector = None
+    field: int = 0
+    order = 0
+
+    def __post_init__(self) -> None:
+        _check_on(self.on)
+
+    def bind(self, coords: tuple[str, ...]) -> Dirichlet:
+        return replace(self, value=as_expression(self.value, coords=coords, name="Dirichlet value"))
+
+    def residual(self, u: Fields, where: ConditionPoints) -> Tensor:
+        value = self.value
+        assert isinstance(value, Expression), "bind() the condition first"
+        return u[self.field].value - value(where.points)
+
+
+@dataclass(frozen=True)
+class Neumann(AbstractCondition):
+    """``du/dn = flux`` on the selected boundary, ``n`` the outward unit normal."""
+
+    flux: ExpressionLike = 0.0
+    on: Selector = None
+    field: int = 0
+    order = 1
+
+    def __post_init__(self) -> None:
+        _check_on(self.on)
+
+    def bind(self, coords: tuple[str, ...]) -> Neumann:
+        return replace(self, flux=as_expression(self.flux, coords=coords, name="Neumann flux"))
+
+    def residual(self, u: Fields, where: ConditionPoints) -> Tensor:
+        flux = self.flux
+        assert isinstance(flux, Expression) and where.normals is not None
+        return _normal_derivative(u[self.field], where.normals) - flux(where.points)
+
+
+@dataclass(frozen=True)
+class Robin(AbstractCondition):
+    """``alpha*u + beta*du/dn = value`` on the selected boundary."""
+
+    alpha: ExpressionLike = 1.0
+    beta: ExpressionLike = 1.0
+    value: ExpressionLike = 0.0
+    on: Selector = None
+    field: int = 0
+    order = 1
+
+    def __post_init__(self) -> None:
+        _check_on(self.on)
+
+    def bind(self, coords: tuple[str, ...]) -> Robin:
+        return replace(
+            self,
+            alpha=as_expression(self.alpha, coords=coords, name="Robin alpha"),
+            beta=as_expression(self.beta, coords=coords, name="Robin beta"),
+            value=as_expression(self.value, coords=coords, name="Robin value"),
+        )
+
+    def residual(self, u: Fields, where: ConditionPoints) -> Tensor:
+        alpha, beta, value = self.alpha, self.beta, self.value
+        assert isinstance(alpha, Expression) and isinstance(beta, Expression) and isinstance(value, Expression)
+        assert where.normals is not None
+        p = where.points
+        field = u[self.field]
+        return alpha(p) * field.value + beta(p) * _normal_derivative(field, where.normals) - value(p)
+
+
+def _normal_derivative(u: Fields, normals: Tensor) -> Tensor:
+    full = torch.stack([u.d(c) for c in u.coords], dim=1)
+    return (full * normals).sum(dim=1)
+
+
+@dataclass(frozen=True)
+class Periodic(AbstractCondition):
+    """``u`` and ``du/d(axis)`` equal on the two opposite faces of a box along ``axis`` ("x", "y", "z")."""
+
+    axis: str = "x"
+    field: int = 0
+    order = 1
+
+    def __post_init__(self) -> None:
+        if self.axis not in ("x", "y", "z"):
+            raise ValueError(f"Periodic axis must be 'x', 'y' or 'z', got {self.axis!r}")
+
+    @property
+    def label(self) -> str:
+        return f"periodic[{self.axis}]"
+
+    def bind(self, coords: tuple[str, ...]) -> Periodic:
+        if self.axis not in coords:
+            raise ValueError(f"Periodic axis {self.axis!r} is not a coordinate of this problem {coords}")
+        return self
+
+    def check_domain(self, domain: AbstractGeometry) -> None:
+        space = getattr(domain, "space", domain)
+        if not hasattr(space, "lower") or not hasattr(space, "upper") or not space.side_names:
+            raise ValueError(f"Periodic({self.axis!r}) needs a box domain (Interval, Rectangle, Box); got {domain!r}")
+
+    def sample(self, domain: AbstractGeometry, n_points: int, **kwargs: Any) -> ConditionPoints:
+        space = getattr(domain, "space", domain)
+        axis = "xyz".index(self.axis)
+        points, normals = domain.sample_side(f"{self.axis}min", n_points, **kwargs)
+        partners = points.clone()
+        partners[:, axis] = float(space.upper[axis])  # type: ignore[attr-defined]
+        return ConditionPoints(points, normals, partners)
+
+    def residual(self, u: Fields, where: ConditionPoints) -> Tensor:
+        raise NotImplementedError("periodic residuals need both faces: see periodic_residual")
+
+    def periodic_residual(self, u_min: Fields, u_max: Fields) -> Tensor:
+        """Value and normal-axis derivative mismatches, shape ``(n_points, 2)``."""
+        a, b = u_min[self.field], u_max[self.field]
+        return torch.stack([a.value - b.value, a.d(self.axis) - b.d(self.axis)], dim=1)
+
+
+@dataclass(frozen=True)
+class Initial(AbstractCondition):
+    """``u(x, t0) = value`` (used by time-dependent problems for their ``initial`` argument)."""
+
+    value: ExpressionLike = 0.0
+    field: int = 0
+    order = 0
+
+    @property
+    def label(self) -> str:
+        return "initial"
+
+    def bind(self, coords: tuple[str, ...]) -> Initial:
+        return replace(self, value=as_expression(self.value, coords=coords, name="initial value"))
+
+    def check_domain(self, domain: AbstractGeometry) -> None:
+        if not hasattr(domain, "sample_initial"):
+            raise ValueError("an initial condition needs a time-dependent problem (give time=(t0, t1))")
+
+    def sample(self, domain: AbstractGeometry, n_points: int, **kwargs: Any) -> ConditionPoints:
+        return ConditionPoints(domain.sample_initial(n_points, **kwargs))  # type: ignore[attr-defined]
+
+    def residual(self, u: Fields, where: ConditionPoints) -> Tensor:
+        value = self.value
+        assert isinstance(value, Expression)
+        return u[self.field].value - value(where.points)

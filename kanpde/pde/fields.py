@@ -1,0 +1,230 @@
+"""What a residual function sees: the solution and its derivatives at a batch of points.
+
+A residual of :class:`~kanpde.pde.problem.PDE` is written with a :class:`Fields` object ``u``::
+
+    u.value            u itself                          (n_points,)
+    u.x, u.y, u.t      first derivatives by coordinate   (n_points,)
+    u.xx, u.xy, u.tt   second derivatives
+    u.laplacian        Laplacian over the space coordinates
+    u.grad             spatial gradient                  (n_points, space_dim)
+    u.d("x", "x", "x") any derivative; order 3 and more by nested autograd
+    u.coord("x")       the coordinate column             (n_points,)
+    u[1]               field 1 of a system (same attributes)
+
+Derivatives up to second order come from forward jets (closed form); which jet is computed (gradient only,
+Laplacian over some coordinates, full Hessian) is found once by probing the residual (see :func:`probe`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["JetRequest", "FieldJet", "Fields", "probe"]
+
+
+@dataclass(frozen=True)
+class JetRequest:
+    """Which derivatives a residual needs: 1 = gradient, 2 = Laplacian over ``laplacian_dims``, 3 = Hessian."""
+
+    level: int = 1
+    laplacian_dims: tuple[int, ...] | None = None
+    autograd: bool = False  # order >= 3 somewhere: nested autograd on the points
+
+
+@dataclass(frozen=True)
+class FieldJet:
+    """Solution values and input derivatives at points, in physical coordinates.
+
+    Shapes:
+        value: ``(n_points, n_fields)``; grad: ``(n_points, n_fields, n_coords)`` or None;
+        lap: ``(n_points, n_fields)`` or None; hess: ``(n_points, n_fields, n_coords, n_coords)`` or None.
+    """
+
+    value: Tensor
+    grad: Tensor | None = None
+    lap: Tensor | None = None
+    hess: Tensor | None = None
+    laplacian_dims: tuple[int, ...] | None = None
+
+
+class Fields:
+    """The solution (all fields) and its derivatives at a batch of points; see the module docstring.
+
+    Args:
+        jet: values and derivatives.
+        points: the points.
+        coords: coordinate names of the columns (space first, then ``t``).
+        field: which field the attribute shortcuts refer to.
+        evaluate: ``points -> values (n_points, n_fields)`` differentiable in the points, for the autograd
+            fallback (orders >= 3); None disables it.
+    """
+
+    def __init__(
+        self,
+        jet: FieldJet,
+        points: Tensor,
+        coords: Sequence[str],
+        *,
+        field: int = 0,
+        evaluate: Callable[[Tensor], Tensor] | None = None,
+    ) -> None:
+        self._jet, self.points, self.coords = jet, points, tuple(coords)
+        self._field, self._evaluate = field, evaluate
+        self._space_dims = tuple(i for i, c in enumerate(self.coords) if c != "t")
+
+    def __getitem__(self, field: int) -> Fields:
+        n_fields = self._jet.value.shape[1]
+        if not -n_fields <= field < n_fields:
+            raise IndexError(f"field index {field} out of range for {n_fields} field(s)")
+        return Fields(self._jet, self.points, self.coords, field=field % n_fields, evaluate=self._evaluate)
+
+    @property
+    def value(self) -> Tensor:
+        return self._jet.value[:, self._field]
+
+    def coord(self, name: str) -> Tensor:
+        """The coordinate column ``name`` of the points, shape ``(n_points,)``."""
+        return self.points[:, self._index(name)]
+
+    @property
+    def grad(self) -> Tensor:
+        """Spatial gradient, shape ``(n_points, space_dim)``."""
+        return self._gradient()[:, list(self._space_dims)]
+
+    @property
+    def laplacian(self) -> Tensor:
+        """Laplacian over the space coordinates, shape ``(n_points,)``."""
+        return self._second_sum(self._space_dims)
+
+    def d(self, *names: str) -> Tensor:
+        """Partial derivative by the named coordinates, e.g. ``u.d("x", "y")``; shape ``(n_points,)``."""
+        if not names:
+            return self.value
+        idx = [self._index(n) for n in names]
+        if len(idx) == 1:
+            return self._gradient()[:, idx[0]]
+        if len(idx) == 2:
+            if idx[0] == idx[1] and self._jet.hess is None:
+                return self._second_sum((idx[0],))
+            return self._hessian()[:, idx[0], idx[1]]
+        return self._autograd(idx)
+
+    def __getattr__(self, name: str) -> Tensor:
+        # u.x, u.xy, u.xxt ...: derivatives named by concatenated one-letter coordinates.
+        coords = self.__dict__.get("coords", ())
+        if name and all(c in coords for c in name) and all(len(c) == 1 for c in coords):
+            return self.d(*name)
+        raise AttributeError(
+            f"{type(self).__name__} has no attribute {name!r}; derivatives are named by coordinates {coords} "
+            "(u.x, u.xx, u.xy, u.t, ...), or use u.value, u.grad, u.laplacian, u.d(...), u.coord(...)"
+        )
+
+    # -- internals -----------------------------------------------------------------------------------------
+    def _index(self, name: str) -> int:
+        try:
+            return self.coords.index(name)
+        except ValueError:
+            raise ValueError(f"unknown coordinate {name!r}; this problem has coordinates {self.coords}") from None
+
+    def _gradient(self) -> Tensor:
+        if self._jet.grad is None:
+            raise RuntimeError("first derivatives were not computed for this batch")
+        return self._jet.grad[:, self._field]
+
+    def _hessian(self) -> Tensor:
+        if self._jet.hess is None:
+            raise RuntimeError("second derivatives were not computed for this batch (probe the residual first)")
+        return self._jet.hess[:, self._field]
+
+    def _second_sum(self, dims: tuple[int, ...]) -> Tensor:
+        if self._jet.hess is not None:
+            h = self._jet.hess[:, self._field]
+            return sum((h[:, i, i] for i in dims), torch.zeros_like(self.value))
+        if self._jet.lap is None or tuple(self._jet.laplacian_dims or ()) != tuple(dims):
+            raise RuntimeError(f"the sum of second derivatives over {dims} was not computed for this batch")
+        return self._jet.lap[:, self._field]
+
+    def _autograd(self, idx: list[int]) -> Tensor:
+        if self._evaluate is None:
+            raise RuntimeError("derivatives of order >= 3 need the autograd fallback, which is not available here")
+        x = self.points.detach().requires_grad_(True)
+        out = self._evaluate(x)[:, self._field]
+        for i in idx:
+            (g,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+            out = g[:, i]
+        return out
+
+
+class _Recorder:
+    """Stands in for :class:`Fields` during probing and records what the residual reads."""
+
+    def __init__(self, n_points: int, coords: Sequence[str], n_fields: int, dtype: torch.dtype, field: int = 0):
+        self.coords, self._n, self._nf, self._dtype, self._field = tuple(coords), n_points, n_fields, dtype, field
+        self.second: set[tuple[int, ...]] = set()
+        self.mixed = False
+        self.first = False
+        self.high = False
+        self._space_dims = tuple(i for i, c in enumerate(self.coords) if c != "t")
+        self.points = torch.rand(n_points, len(self.coords), dtype=dtype, generator=torch.Generator().manual_seed(0))
+
+    def _z(self) -> Tensor:
+        return torch.zeros(self._n, dtype=self._dtype)
+
+    def __getitem__(self, field: int) -> _Recorder:
+        return self  # every field shares the record
+
+    @property
+    def value(self) -> Tensor:
+        return self._z()
+
+    def coord(self, name: str) -> Tensor:
+        return self.points[:, self.coords.index(name)]
+
+    @property
+    def grad(self) -> Tensor:
+        self.first = True
+        return torch.zeros(self._n, len(self._space_dims), dtype=self._dtype)
+
+    @property
+    def laplacian(self) -> Tensor:
+        self.second.add(self._space_dims)
+        return self._z()
+
+    def d(self, *names: str) -> Tensor:
+        idx = [self.coords.index(n) for n in names]
+        if len(idx) == 1:
+            self.first = True
+        elif len(idx) == 2:
+            if idx[0] == idx[1]:
+                self.second.add((idx[0],))
+            else:
+                self.mixed = True
+        elif len(idx) > 2:
+            self.high = True
+        return self._z()
+
+    def __getattr__(self, name: str) -> Any:
+        coords = self.__dict__.get("coords", ())
+        if name and all(c in coords for c in name):
+            return self.d(*name)
+        raise AttributeError(name)
+
+
+def probe(residual: Callable[[Any], Tensor], coords: Sequence[str], n_fields: int, dtype: torch.dtype) -> JetRequest:
+    """Find which derivatives ``residual`` reads by calling it once on a recording stand-in.
+
+    One sum of pure second derivatives (the Laplacian, or ``u.xx`` alone) is propagated as a Laplacian over those
+    coordinates; several, or any mixed one, need the full Hessian.
+    """
+    recorder = _Recorder(8, coords, n_fields, dtype)
+    residual(recorder)
+    if recorder.mixed or len(recorder.second) > 1:
+        return JetRequest(level=3, autograd=recorder.high)
+    if recorder.second:
+        return JetRequest(level=2, laplacian_dims=next(iter(recorder.second)), autograd=recorder.high)
+    return JetRequest(level=1, autograd=recorder.high)

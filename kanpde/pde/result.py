@@ -1,0 +1,73 @@
+"""What a solve returns: errors against the exact solution, the training history, timings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["StepRecord", "StageRecord", "Result"]
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """The state after ``step`` optimiser updates of a stage.
+
+    Attributes:
+        step: global step counter (updates since the start of the solve).
+        stage: index of the grid stage.
+        grid: grid size of the stage.
+        loss: weighted total loss.
+        terms: unweighted mean squared residual of each term (``"pde"``, ``"dirichlet"``, ...).
+        seconds: wall time since the start of the solve.
+    """
+
+    step: int
+    stage: int
+    grid: int
+    loss: float
+    terms: dict[str, float]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """Summary of one grid stage: its grid, steps taken, final loss, errors (when ``exact`` is known), time."""
+
+    grid: int
+    steps: int
+    loss: float
+    rel_l2: float | None
+    max_abs: float | None
+    seconds: float
+    n_parameters: int
+
+
+@dataclass
+class Result:
+    """The outcome of :meth:`kanpde.Solver.solve`.
+
+    Attributes:
+        rel_l2: ``||u - u_exact|| / ||u_exact||`` on the test points (None without an exact solution).
+        max_abs: ``max |u - u_exact|`` on the test points (None without an exact solution).
+        history: one :class:`StepRecord` per step (and one for the start of each stage).
+        stages: one :class:`StageRecord` per grid stage.
+        seconds: wall time of the solve.
+        stopped: why the solve ended early (divergence, interruption), or None.
+    """
+
+    rel_l2: float | None
+    max_abs: float | None
+    history: list[StepRecord] = field(default_factory=list)
+    stages: list[StageRecord] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped: str | None = None
+
+    def summary(self) -> str:
+        """A few lines for people: per stage grid, steps, loss, errors and time."""
+        lines = [f"{'grid':>6} {'steps':>6} {'loss':>10} {'rel L2':>10} {'max err':>10} {'seconds':>8}"]
+        for s in self.stages:
+            rel = "-" if s.rel_l2 is None else f"{s.rel_l2:.2e}"
+            mx = "-" if s.max_abs is None else f"{s.max_abs:.2e}"
+            lines.append(f"{s.grid:>6} {s.steps:>6} {s.loss:>10.2e} {rel:>10} {mx:>10} {s.seconds:>8.1f}")
+        if self.stopped:
+            lines.append(f"stopped: {self.stopped}")
+        return "\n".join(lines)

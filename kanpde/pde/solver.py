@@ -1,0 +1,396 @@
+"""Solver: trains a KAN so that the PDE residual and the conditions vanish, grid stage by grid stage.
+
+``solve(grid_schedule=[5, 10, 20], steps=200)`` runs, for each grid size: extend the grid (refit every spline by
+least squares, so the function is unchanged), draw fresh collocation points (optionally where the residual is
+large), restart the optimiser, take ``steps`` steps. L-BFGS with a strong-Wolfe line search in float64 by default.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..kan import KAN
+from ..kan.network import validate_width
+from ..kan.training import OPTIMIZERS, loss_scale, make_optimizer, optimizer_step
+from .approximation import Approximation, HardConstraint
+from .conditions import Dirichlet
+from .fields import probe
+from .gauss_newton import LMState, ResidualSystem, levenberg_marquardt_step
+from .loss import CollocationBatch, compute_losses, pde_residual, total_loss
+from .problem import Problem
+from .result import Result, StageRecord, StepRecord
+from .sampling import make_sampler, resample_by_residual
+from .shapes import Box
+
+__all__ = ["Solver", "validate_grid_schedule"]
+
+logger = logging.getLogger(__name__)
+
+
+def validate_grid_schedule(grid_schedule: object) -> list[int]:
+    """A non-empty, strictly increasing list of positive integers."""
+    if isinstance(grid_schedule, (str, bytes)) or not isinstance(grid_schedule, Sequence):
+        raise TypeError(f"grid_schedule must be a list of grid sizes such as [5, 10, 20], got {grid_schedule!r}")
+    values = list(grid_schedule)
+    if not values:
+        raise ValueError("grid_schedule must name at least one grid size, e.g. [5, 10, 20]; got []")
+    if any(isinstance(g, bool) or not isinstance(g, int) or g < 1 for g in values):
+        raise ValueError(f"grid_schedule must contain positive integers, got {values}")
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise ValueError(f"grid_schedule must be strictly increasing, got {values}")
+    return values
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+class Solver:
+    """Physics-informed training of a KAN on a :class:`~kanpde.pde.problem.Problem`.
+
+    Args:
+        problem: what to solve.
+        width: KAN layer sizes; default ``[n_coords, 10, n_fields]``; first and last must match the problem.
+        grid: initial grid size (the first stage of ``solve`` uses ``grid_schedule[0]``).
+        k: B-spline degree.
+        seed: seeds the network and the point sampling (results are reproducible on CPU).
+        n_interior: collocation points inside the domain per stage (default: :meth:`default_points`, which grows
+            with the number of parameters of each stage).
+        n_boundary: points per boundary or initial condition (default: a quarter of the interior points, >= 64).
+        sampler: "sobol" (default), "halton", "lhs", "random", "uniform" or an AbstractSampler.
+        dtype: float64 (default) or float32.
+        device: where to train.
+        optimizer: "auto" (default: Levenberg-Marquardt when the Jacobian fits in ``lm_max_entries`` numbers, else
+            L-BFGS), "lm", "lbfgs" or "adam"; ``lr`` is the learning rate of the last two.
+        weights: loss weights by term (``{"pde": 1, "dirichlet": 10}``); default 1 each.
+        hard_constraint: impose a single whole-boundary Dirichlet condition exactly (``u = b N + g``); "auto"
+            (default) does so on boxes, whose distance function is smooth.
+        update_grid: move the knots to follow the interior points at the start of each stage (off by default:
+            on the 2-D Poisson problem it raised the error from 1.4e-5 to 4.3e-5 and doubled the time).
+        adaptive_sampling: draw each stage's interior points where the residual is large (RAD).
+        n_test: points of the error evaluation.
+
+    Example:
+        >>> import kanpde as kp
+        >>> problem = kp.Poisson(kp.Interval(0, 1), f="pi**2*sin(pi*x)", bcs=[kp.Dirichlet(0)], exact="sin(pi*x)")
+        >>> result = kp.Solver(problem, width=[1, 5, 1], seed=0).solve(grid_schedule=[5], steps=50, progress=False)
+        >>> result.rel_l2 < 1e-3
+        True
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        width: Sequence[int] | None = None,
+        grid: int = 5,
+        k: int = 3,
+        seed: int = 0,
+        *,
+        n_interior: int | None = None,
+        n_boundary: int | None = None,
+        sampler: Any = "sobol",
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str = "cpu",
+        optimizer: str = "auto",
+        lr: float | None = None,
+        weights: Mapping[str, float] | None = None,
+        hard_constraint: bool | str = "auto",
+        update_grid: bool = False,
+        adaptive_sampling: bool = False,
+        n_test: int = 20_000,
+    ) -> None:
+        if not isinstance(problem, Problem):
+            raise TypeError(f"problem must be a kp.Poisson, kp.Heat or kp.PDE, got {type(problem).__name__}")
+        self.problem = problem
+        width = [problem.n_coords, 10, problem.n_fields] if width is None else validate_width(width)
+        if width[0] != problem.n_coords:
+            raise ValueError(
+                f"width[0] must equal the number of coordinates {problem.coords} = {problem.n_coords}, got {width}"
+            )
+        if width[-1] != problem.n_fields:
+            raise ValueError(f"width[-1] must equal the number of fields ({problem.n_fields}), got {width}")
+        if str(optimizer).lower() not in ("auto", "lm", *OPTIMIZERS):
+            raise ValueError(f"optimizer must be one of {('auto', 'lm', *OPTIMIZERS)}, got {optimizer!r}")
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        self.sampler = make_sampler(sampler)
+        self.width, self.seed, self.dtype, self.device = width, int(seed), dtype, torch.device(device)
+        self.k = k
+        self.n_interior = None if n_interior is None else _positive_int("n_interior", n_interior)
+        self.n_boundary = None if n_boundary is None else _positive_int("n_boundary", n_boundary)
+        self.optimizer, self.lr = str(optimizer).lower(), lr
+        self.weights = dict(weights or {})
+        self.adaptive_sampling = bool(adaptive_sampling)
+        self.n_test = _positive_int("n_test", n_test)
+        self.lm_max_entries = 60_000_000  # about 480 MB of float64 Jacobian
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self.update_grid = bool(update_grid)
+        if hard_constraint not in (True, False, "auto"):
+            raise ValueError(f"hard_constraint must be True, False or 'auto', got {hard_constraint!r}")
+        use_hard = self._hard_constraint_applies() if hard_constraint == "auto" else hard_constraint
+        constraint = self._hard_constraint() if use_hard else None
+        lower, upper = problem.domain.bounds
+        model = KAN(width, grid=grid, k=k, seed=self.seed, dtype=dtype, device=self.device)
+        self.approximation = Approximation(model, lower, upper, constraint)
+        self.request = probe(problem.residual, problem.coords, problem.n_fields, dtype)
+        self.history: list[StepRecord] = []
+        self._steps_done = 0
+
+    def default_points(self) -> int:
+        """Interior points of a stage: three per parameter of the current network, at least 1000.
+
+        Fewer points than parameters let the residual vanish at the points but not between them (measured on the
+        2-D Poisson problem at grid 20: 1000 points gave 1.1e-5, 2600 points 1.8e-6).
+        """
+        n_params = sum(p.numel() for p in self.model.parameters())
+        return max(1000, 3 * n_params)
+
+    def _points_per_stage(self) -> tuple[int, int]:
+        n_interior = self.n_interior if self.n_interior is not None else self.default_points()
+        n_boundary = self.n_boundary if self.n_boundary is not None else max(n_interior // 4, 64)
+        return n_interior, n_boundary
+
+    @property
+    def model(self) -> KAN:
+        """The KAN (on coordinates scaled to [-1, 1])."""
+        return self.approximation.model
+
+    def _hard_constraint_applies(self) -> bool:
+        dirichlet = [c for c in self.problem.conditions if isinstance(c, Dirichlet)]
+        return (
+            self.problem.time is None
+            and len(self.problem.conditions) == 1
+            and len(dirichlet) == 1
+            and dirichlet[0].on is None
+            and isinstance(self.problem.domain, Box)
+        )
+
+    def _hard_constraint(self) -> HardConstraint:
+        dirichlet = [c for c in self.problem.conditions if isinstance(c, Dirichlet)]
+        if self.problem.time is not None or len(dirichlet) != 1 or dirichlet[0].on is not None:
+            raise ValueError(
+                "hard_constraint=True needs a steady problem whose whole boundary carries one Dirichlet condition "
+                "(kp.Dirichlet(value) with on=None)"
+            )
+        domain, value = self.problem.domain, dirichlet[0].value
+        return HardConstraint(domain.distance, value)  # type: ignore[arg-type]
+
+    # -- points --------------------------------------------------------------------------------------------
+    def _sample_batch(self) -> CollocationBatch:
+        kwargs = {"generator": self.generator, "sampler": self.sampler, "dtype": self.dtype, "device": self.device}
+        domain = self.problem.domain
+        n_interior, n_boundary = self._points_per_stage()
+        if self.adaptive_sampling and self._steps_done > 0:
+            candidates = domain.sample_interior(4 * n_interior, **kwargs)
+            with torch.no_grad():
+                residual = pde_residual(self.approximation, self.problem, candidates, self.request)
+            interior = resample_by_residual(candidates, residual.abs().sum(1), n_interior, generator=self.generator)
+        else:
+            interior = domain.sample_interior(n_interior, **kwargs)
+        hard = self.approximation.constraint is not None
+        conditions = [
+            (c, c.sample(domain, n_boundary, **kwargs))
+            for c in self.problem.conditions
+            if not (hard and isinstance(c, Dirichlet))
+        ]
+        constraint = self.approximation.constraint
+        jets = constraint.jets(interior, self.request) if constraint is not None else None
+        return CollocationBatch(interior, conditions, jets)
+
+    def _test_points(self) -> Tensor:
+        generator = torch.Generator().manual_seed(self.seed + 7919)
+        return self.problem.domain.sample_interior(
+            self.n_test, generator=generator, sampler="halton", dtype=self.dtype, device=self.device
+        )
+
+    # -- evaluation ----------------------------------------------------------------------------------------
+    def predict(self, points: Tensor) -> Tensor:
+        """The solution at ``points``: ``(n_points, n_coords) -> (n_points,)``, or ``(n_points, n_fields)``."""
+        if not isinstance(points, Tensor):
+            points = torch.as_tensor(points)
+        if points.ndim != 2 or points.shape[1] != self.problem.n_coords:
+            raise ValueError(
+                f"points must have shape (n_points, {self.problem.n_coords}) for coordinates {self.problem.coords}, "
+                f"got {tuple(points.shape)}"
+            )
+        with torch.no_grad():
+            out = self.approximation(points.to(self.dtype).to(self.device))
+        return out[:, 0] if self.problem.n_fields == 1 else out
+
+    def errors(self, points: Tensor | None = None) -> tuple[float | None, float | None]:
+        """Relative L2 and maximum absolute error against the exact solution (None, None without one)."""
+        if self.problem.exact is None:
+            return None, None
+        points = self._test_points() if points is None else points
+        with torch.no_grad():
+            exact = self.problem.exact_values(points)
+            assert exact is not None
+            diff = self.approximation(points) - exact
+        rel = float(diff.norm() / exact.norm().clamp_min(torch.finfo(self.dtype).tiny))
+        return rel, float(diff.abs().max())
+
+    # -- training ------------------------------------------------------------------------------------------
+    def _set_grid(self, grid: int) -> None:
+        model = self.model
+        if model.grid_size == grid:
+            return
+        if self._steps_done == 0:  # untrained: start afresh on this grid
+            new = KAN(self.width, grid=grid, k=self.k, seed=self.seed, dtype=self.dtype, device=self.device)
+        else:
+            new = model.refine(grid)
+        self.approximation.model = new
+
+    def solve(
+        self, grid_schedule: Sequence[int] = (5, 10, 20), steps: int = 100, *, progress: bool = True, rtol: float = 1e-3
+    ) -> Result:
+        """Train stage by stage over ``grid_schedule``, at most ``steps`` optimiser steps per stage.
+
+        A Levenberg-Marquardt stage ends early when ten steps lowered the loss by less than ``rtol`` (relative),
+        or when no step lowers it at all.
+
+        Returns:
+            A :class:`~kanpde.pde.result.Result` with errors against ``exact`` (when given), the history and times.
+            Divergence (NaN/inf) stops with the last good parameters; Ctrl-C returns the result so far.
+        """
+        schedule = validate_grid_schedule(grid_schedule)
+        steps = _positive_int("steps", steps)
+        from tqdm.auto import tqdm
+
+        result = Result(None, None)
+        start = time.perf_counter()
+        bar = tqdm(total=steps * len(schedule), disable=not progress, desc="solve", leave=False)
+        try:
+            for stage, grid in enumerate(schedule):
+                stage_start = time.perf_counter()
+                self._set_grid(grid)
+                batch = self._sample_batch()
+                if self.update_grid:
+                    self.model.update_grid(self.approximation.normalized(batch.interior))
+                stopped = self._run_stage(stage, grid, batch, steps, start, bar, rtol)
+                rel, mx = self.errors()
+                stage_loss = self.history[-1].loss if self.history and self.history[-1].stage == stage else math.nan
+                n_params = sum(p.numel() for p in self.model.parameters())
+                taken = sum(1 for h in self.history if h.stage == stage) - 1
+                result.stages.append(
+                    StageRecord(grid, max(taken, 0), stage_loss, rel, mx, time.perf_counter() - stage_start, n_params)
+                )
+                if stopped:
+                    result.stopped = stopped
+                    break
+        except KeyboardInterrupt:
+            result.stopped = "interrupted (KeyboardInterrupt); the model keeps its last completed step"
+            logger.warning("solve: %s", result.stopped)
+        finally:
+            bar.close()
+        result.rel_l2, result.max_abs = self.errors()
+        result.history = list(self.history)
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def _stage_optimizer(self, batch: CollocationBatch) -> str:
+        if self.optimizer != "auto":
+            return self.optimizer
+        rows = len(batch.interior) + sum(len(w.points) for _, w in batch.conditions)
+        n_params = sum(p.numel() for p in self.model.parameters())
+        return "lm" if not self.request.autograd and rows * n_params <= self.lm_max_entries else "lbfgs"
+
+    def _record(self, stage: int, grid: int, loss: float, terms: dict[str, float], start: float) -> None:
+        self.history.append(StepRecord(self._steps_done, stage, grid, loss, terms, time.perf_counter() - start))
+
+    def _run_stage(
+        self, stage: int, grid: int, batch: CollocationBatch, steps: int, start: float, bar: Any, rtol: float
+    ) -> str | None:
+        if self._stage_optimizer(batch) == "lm":
+            return self._run_stage_lm(stage, grid, batch, steps, start, bar, rtol)
+        return self._run_stage_gradient(stage, grid, batch, steps, start, bar)
+
+    def _run_stage_lm(
+        self, stage: int, grid: int, batch: CollocationBatch, steps: int, start: float, bar: Any, rtol: float
+    ) -> str | None:
+        system = ResidualSystem(self.approximation, self.problem, batch, self.request, self.weights)
+        params, state = system.parameters(), LMState()
+        losses: list[float] = []
+        for _ in range(steps):
+            new, loss, terms, accepted = levenberg_marquardt_step(system, params, state)
+            if not math.isfinite(loss):
+                # An accepted step always has a finite loss, so only the starting point can be non-finite.
+                return self._diverged(None, None, {"terms": terms})
+            self._record(stage, grid, loss, terms, start)
+            self._steps_done += 1
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.1e}" for k, v in terms.items()} | {"G": grid})
+            params = new
+            losses.append(loss)
+            stalled = len(losses) > 10 and losses[-1] > (1 - rtol) * losses[-11]
+            if not accepted or stalled:  # converged: no damping lowers the loss, or it hardly falls any more
+                bar.update(steps - len(losses))
+                break
+        system.load(params)
+        residual, terms = system.residuals(params)
+        self._record(stage, grid, float(residual.square().sum()), terms, start)
+        return None
+
+    def _run_stage_gradient(
+        self, stage: int, grid: int, batch: CollocationBatch, steps: int, start: float, bar: Any
+    ) -> str | None:
+        params = list(self.model.parameters())
+        approx, problem, request = self.approximation, self.problem, self.request
+
+        def losses() -> dict[str, Tensor]:
+            return compute_losses(approx, problem, batch, request)
+
+        with torch.no_grad():
+            initial = total_loss(losses(), self.weights)
+        scale = loss_scale(float(initial))
+        optimizer = make_optimizer(self.optimizer if self.optimizer in OPTIMIZERS else "lbfgs", params, lr=self.lr)
+        first: dict[str, Any] = {}
+
+        def closure() -> Tensor:
+            terms = losses()
+            loss = total_loss(terms, self.weights)
+            if not first:
+                first.update(loss=float(loss.detach()), terms={k: float(v.detach()) for k, v in terms.items()})
+            (loss * scale).backward()
+            return loss * scale
+
+        last_good = [p.detach().clone() for p in params]
+        for _ in range(steps):
+            at_start = [p.detach().clone() for p in params]
+            first.clear()
+            optimizer_step(optimizer, closure)
+            if not math.isfinite(first["loss"]):
+                return self._diverged(params, last_good, first)
+            last_good = at_start
+            self._record(stage, grid, first["loss"], first["terms"], start)  # the loss before this update
+            self._steps_done += 1
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.1e}" for k, v in first["terms"].items()} | {"G": grid})
+        with torch.no_grad():
+            terms = losses()
+            final = {"loss": float(total_loss(terms, self.weights)), "terms": {k: float(v) for k, v in terms.items()}}
+        if not math.isfinite(final["loss"]):
+            return self._diverged(params, last_good, final)
+        self._record(stage, grid, final["loss"], final["terms"], start)
+        return None
+
+    def _diverged(self, params: list[Tensor] | None, good: list[Tensor] | None, entry: dict[str, Any]) -> str:
+        if params is not None and good is not None:
+            with torch.no_grad():
+                for p, g in zip(params, good):
+                    p.copy_(g)
+        bad = [k for k, v in entry["terms"].items() if not math.isfinite(v)]
+        message = (
+            f"loss became non-finite at step {self._steps_done} (terms: {', '.join(bad) or 'total'}); "
+            "the last parameters with a finite loss are kept"
+        )
+        logger.warning("solve: %s", message)
+        return message

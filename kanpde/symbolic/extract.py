@@ -1,0 +1,138 @@
+"""From a trained KAN to a formula: fit every edge, retrain the affine constants, snap them, assess.
+
+:func:`auto_symbolic` returns a :class:`~kanpde.symbolic.network.SymbolicNetwork`: the KAN's structure with each
+edge replaced by ``c*f(a*x + b) + d`` (trainable ``a, b, c, d``), whose ``report`` says, truthfully, how well each
+edge and the whole formula fit. ``report.exact_fit`` is True only when the formula reproduces the target (the data
+when given, else the network) to ``exact_rtol``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+
+from .fit import SymbolicFit, fit_edge
+from .library import SymbolicFunction
+from .network import SymbolicNetwork
+from .refit import RetrainMethod
+from .report import SymbolicReport
+
+if TYPE_CHECKING:
+    from ..kan.network import KAN
+
+__all__ = ["auto_symbolic", "SymbolicNetwork", "SymbolicReport", "LibrarySpec"]
+
+Candidates = Iterable[str | SymbolicFunction]
+#: Candidates for every edge, or per layer index / per edge ``(layer, i, j)``.
+LibrarySpec = Candidates | Mapping[Any, Candidates] | None
+
+
+def _edge_library(library: LibrarySpec, l: int, i: int, j: int) -> Candidates | None:
+    """The candidates of edge ``(l, i, j)``: a mapping is looked up by ``(l, i, j)``, then by ``l`` (default: all)."""
+    if isinstance(library, Mapping):
+        return library.get((l, i, j), library.get(l))
+    return library
+
+
+def _fit_edges(
+    model: KAN, x: Tensor, library: LibrarySpec, zero_tol: float, fit_options: dict[str, Any]
+) -> dict[tuple[int, int, int], SymbolicFit]:
+    with torch.no_grad():
+        trace = model.trace(x)
+    fits: dict[tuple[int, int, int], SymbolicFit] = {}
+    for l, (layer, acts) in enumerate(zip(model.layers, trace)):
+        spread = acts.activations.amax(dim=0) - acts.activations.amin(dim=0)
+        scale = float(spread.max())
+        for i in range(acts.activations.shape[1]):
+            for j in range(acts.activations.shape[2]):
+                if float(layer.mask[i, j]) == 0.0:  # a pruned edge is exactly zero
+                    fits[(l, i, j)] = SymbolicFit("0", 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+                    continue
+                options: dict[str, Any] = dict(library=_edge_library(library, l, i, j), scale=scale, zero_tol=zero_tol)
+                options.update(fit_options)
+                fits[(l, i, j)] = fit_edge(acts.inputs[:, i], acts.activations[:, i, j], **options)[0]
+    return fits
+
+
+def auto_symbolic(
+    model: KAN,
+    x: Tensor | None = None,
+    y: Tensor | None = None,
+    *,
+    library: LibrarySpec = None,
+    r2_threshold: float = 0.9999,
+    exact_rtol: float = 1e-3,
+    zero_tol: float = 1e-3,
+    retrain_steps: int = 100,
+    snap: bool = True,
+    snap_rtol: float = 0.1,
+    method: RetrainMethod = "lm",
+    fit_options: dict[str, Any] | None = None,
+) -> SymbolicNetwork:
+    """Replace every edge of a trained KAN by its best library function; retrain, snap and assess the result.
+
+    Each live edge is fitted on its traced inputs (:func:`~kanpde.symbolic.fit.fit_edge`); masked edges, and
+    edges whose activation range is below ``zero_tol`` times the largest one of their layer, become "0". The
+    affine constants are then retrained on ``(x, target)`` and snapped to simple values
+    (:meth:`~kanpde.symbolic.network.SymbolicNetwork.snap_constants`). The target is ``y`` when given (the truth:
+    pass the training data when you have it), else the KAN's output.
+
+    Args:
+        model: the trained KAN.
+        x: sample inputs (default: 1024 points on the first layer's grid range).
+        y: target values at ``x`` (default: ``model(x)``).
+        library: candidate names or entries for every edge (default: all registered), or a mapping from a layer
+            index or an edge ``(layer, i, j)`` to the candidates there (edges not in it: all registered), e.g.
+            ``{0: ["x"], 1: ["x^2"]}``; a single candidate fixes the edge's function.
+        r2_threshold: edges fitted worse are listed as poor in the report.
+        exact_rtol: ``report.exact_fit`` needs the formula's RMSE below this times the target's std.
+        zero_tol: relative size below which an edge is dropped.
+        retrain_steps: iterations of the retraining after fitting the edges.
+        snap: snap constants to simple values.
+        snap_rtol: relative error increase a snap may cause.
+        method: optimiser of the retraining, ``"lm"`` or ``"lbfgs"`` (see :mod:`kanpde.symbolic.refit`).
+        fit_options: more keyword arguments for :func:`~kanpde.symbolic.fit.fit_edge`.
+
+    Returns:
+        The :class:`~kanpde.symbolic.network.SymbolicNetwork`; ``report`` holds the assessment and
+        ``formula()`` gives the expression.
+
+    Shapes:
+        x: ``(n_points, width[0])``; y: ``(n_points, width[-1])`` or ``(n_points,)`` for one output.
+
+    Example:
+        >>> import torch, kanpde as kp
+        >>> x = torch.rand(500, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
+        >>> y = torch.sin(torch.pi * x[:, :1]) + x[:, 1:] ** 2
+        >>> model = kp.KAN([2, 1, 1], grid=5, seed=1, dtype=torch.float64)
+        >>> _ = model.fit(x, y, steps=50, progress=False)
+        >>> sym = auto_symbolic(model, x, y)
+        >>> sym.formula(), sym.report.exact_fit
+        (y**2 + sin(pi*x), True)
+    """
+    from ..kan.prune import sample_inputs
+
+    if x is None:
+        x = sample_inputs(model)
+    model._check_input(x)
+    x = x.detach().to(model.dtype)
+    fits = _fit_edges(model, x, library, zero_tol, dict(fit_options or {}))
+    functions = [
+        [[fits[(l, i, j)].name for j in range(n_out)] for i in range(n_in)]
+        for l, (n_in, n_out) in enumerate(zip(model.width[:-1], model.width[1:]))
+    ]
+    network = SymbolicNetwork(functions)
+    for (l, i, j), fit in fits.items():
+        network.symbolic_layers()[l].set_edge(i, j, fit)
+    network.fits = fits
+    if y is None:
+        with torch.no_grad():
+            y = model(x)
+    network.retrain(x, y, steps=retrain_steps, method=method)
+    if snap:
+        network.snap_constants(x, y, rtol=snap_rtol, method=method)
+    network.report = network.assess(x, y, network=model, exact_rtol=exact_rtol, r2_threshold=r2_threshold)
+    return network

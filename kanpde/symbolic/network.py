@@ -1,0 +1,278 @@
+"""SymbolicNetwork: a KAN's structure with every edge a library function ``c*f(a*x + b) + d``.
+
+The affine constants are trainable parameters; each can be frozen at an exact sympy value (the canonical ones a
+function fixes, such as ``a = 1`` for powers, and the snapped ones). :meth:`SymbolicNetwork.formula` composes the
+edges and node sums into one sympy expression.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sympy
+import torch
+from torch import Tensor, nn
+
+from . import refit
+from .fit import SymbolicFit
+from .library import get_function
+from .report import EdgeReport, SymbolicReport
+from .simplify import rationalize_floats, simplify_expression
+
+__all__ = ["SymbolicLayer", "SymbolicNetwork", "default_variables"]
+
+Snapshot = tuple[dict[str, Tensor], list[dict[tuple[int, int, int], sympy.Expr]]]
+
+
+class SymbolicLayer(nn.Module):
+    """Edges ``c_ij*f_ij(a_ij*x_i + b_ij) + d_ij`` summed at each output node.
+
+    ``frozen[k, i, j]`` marks constant ``k`` (a, b, c, d) of edge ``(i, j)`` as fixed (canonical or snapped);
+    ``exact`` holds the exact sympy value of fixed constants, keyed by ``(k, i, j)``.
+
+    Shapes:
+        forward: ``(n_points, in_dim) -> (n_points, out_dim)``.
+    """
+
+    def __init__(self, functions: Sequence[Sequence[str]], *, dtype: torch.dtype = torch.float64) -> None:
+        super().__init__()
+        self.functions = [list(row) for row in functions]
+        self.in_dim, self.out_dim = len(self.functions), len(self.functions[0])
+        shape = (self.in_dim, self.out_dim)
+        self.a = nn.Parameter(torch.ones(shape, dtype=dtype))
+        self.b = nn.Parameter(torch.zeros(shape, dtype=dtype))
+        self.c = nn.Parameter(torch.ones(shape, dtype=dtype))
+        self.d = nn.Parameter(torch.zeros(shape, dtype=dtype))
+        self.register_buffer("frozen", torch.zeros((4, *shape), dtype=torch.bool))
+        self.exact: dict[tuple[int, int, int], sympy.Expr] = {}
+        flat = [name for row in self.functions for name in row]
+        self.groups = {name: [k for k, n in enumerate(flat) if n == name] for name in dict.fromkeys(flat)}
+        order = torch.tensor([k for idx in self.groups.values() for k in idx])
+        self.register_buffer("inverse", torch.argsort(order), persistent=False)
+        for i, j in self.edges():
+            entry = get_function(self.functions[i][j])
+            if entry.a_mode in ("one", "sign") or entry.name == "0":
+                self.fix(0, i, j, sympy.Integer(1))
+            if entry.b_mode == "zero" or entry.name == "0":
+                self.fix(1, i, j, sympy.Integer(0))
+            if entry.name == "0":
+                self.fix(2, i, j, sympy.Integer(0))
+
+    def edges(self) -> Iterable[tuple[int, int]]:
+        return ((i, j) for i in range(self.in_dim) for j in range(self.out_dim))
+
+    def parameter(self, k: int) -> nn.Parameter:
+        return (self.a, self.b, self.c, self.d)[k]
+
+    def fix(self, k: int, i: int, j: int, value: sympy.Expr) -> None:
+        """Set constant ``k`` of edge ``(i, j)`` to the exact ``value`` and freeze it."""
+        with torch.no_grad():
+            self.parameter(k)[i, j] = float(value)
+        self.frozen[k, i, j] = True
+        self.exact[(k, i, j)] = value
+
+    def set_edge(self, i: int, j: int, fit: SymbolicFit) -> None:
+        """Start edge ``(i, j)`` from a fit (constants that the fit's function fixes stay fixed)."""
+        if self.functions[i][j] != fit.name:
+            raise ValueError(f"edge ({i}, {j}) holds {self.functions[i][j]!r}, not {fit.name!r}")
+        if get_function(fit.name).a_mode == "sign":
+            self.fix(0, i, j, sympy.Integer(1 if fit.a > 0 else -1))
+        with torch.no_grad():
+            for k, value in enumerate((fit.a, fit.b, fit.c, fit.d)):
+                if not self.frozen[k, i, j]:
+                    self.parameter(k)[i, j] = value
+
+    def constant(self, k: int, i: int, j: int) -> sympy.Expr:
+        """Constant ``k`` of edge ``(i, j)``: exact when fixed, else a sympy Float."""
+        return self.exact.get((k, i, j), sympy.Float(float(self.parameter(k).detach()[i, j])))
+
+    def edge_expr(self, i: int, j: int, arg: sympy.Expr) -> sympy.Expr:
+        a, b, c, d = (self.constant(k, i, j) for k in range(4))
+        return c * get_function(self.functions[i][j]).sympy_fn(a * arg + b) + d
+
+    def forward(self, x: Tensor) -> Tensor:
+        u = (self.a * x.unsqueeze(2) + self.b).flatten(1)  # (n_points, in_dim*out_dim)
+        values = [get_function(name).torch_fn(u[:, idx]) for name, idx in self.groups.items()]
+        phi = torch.cat(values, dim=1)[:, self.inverse].view(-1, self.in_dim, self.out_dim)
+        return (self.c * phi + self.d).sum(dim=1)
+
+    def get_extra_state(self) -> dict[str, Any]:
+        return {"functions": self.functions, "exact": {k: sympy.srepr(v) for k, v in self.exact.items()}}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        if state["functions"] != self.functions:
+            raise ValueError("the saved layer has other edge functions; build the network from the same functions")
+        self.exact = {tuple(k): sympy.sympify(v) for k, v in state["exact"].items()}
+
+
+def default_variables(n: int) -> tuple[str, ...]:
+    """Input names: x, y, z, t (in that order) for up to four inputs, else x1, x2, ..."""
+    return ("x", "y", "z", "t")[:n] if n <= 4 else tuple(f"x{i + 1}" for i in range(n))
+
+
+class SymbolicNetwork(nn.Module):
+    """A KAN's structure with every edge a fitted library function ``c*f(a*x + b) + d`` (float64).
+
+    Args:
+        functions: ``functions[l][i][j]`` names the function of edge ``i -> j`` of layer ``l``.
+
+    Attributes:
+        fits: the chosen :class:`~kanpde.symbolic.fit.SymbolicFit` of each edge, keyed by ``(layer, i, j)``.
+        report: the :class:`~kanpde.symbolic.report.SymbolicReport` of
+            :func:`~kanpde.symbolic.extract.auto_symbolic` (``None`` until assessed).
+
+    Shapes:
+        forward: ``(n_points, width[0]) -> (n_points, width[-1])``.
+    """
+
+    def __init__(self, functions: Sequence[Sequence[Sequence[str]]]) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(SymbolicLayer(f) for f in functions)
+        self.width = [self.layers[0].in_dim] + [layer.out_dim for layer in self.layers]
+        self.fits: dict[tuple[int, int, int], SymbolicFit] = {}
+        self.report: SymbolicReport | None = None
+
+    def symbolic_layers(self) -> list[SymbolicLayer]:
+        """The layers, typed."""
+        return list(self.layers)  # type: ignore[arg-type]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Network output. Shapes: ``(n_points, width[0]) -> (n_points, width[-1])``."""
+        if x.ndim != 2 or x.shape[1] != self.width[0]:
+            raise ValueError(f"x must have shape (n_points, {self.width[0]}), got {tuple(x.shape)}")
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def _data(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        x = x.detach().to(torch.float64)
+        y = y.detach().to(torch.float64)
+        if y.ndim == 1:
+            y = y.unsqueeze(1)
+        if x.ndim != 2 or x.shape[1] != self.width[0] or y.shape != (x.shape[0], self.width[-1]):
+            raise ValueError(
+                f"x, y must have shapes (n_points, {self.width[0]}), (n_points, {self.width[-1]}); "
+                f"got {tuple(x.shape)}, {tuple(y.shape)}"
+            )
+        return x, y
+
+    def rmse(self, x: Tensor, y: Tensor) -> float:
+        """Root mean squared error against ``y`` on ``x`` (inf when the network is not finite there)."""
+        x, y = self._data(x, y)
+        with torch.no_grad():
+            value = float(torch.sqrt(torch.mean((self(x) - y) ** 2)))
+        return value if math.isfinite(value) else math.inf
+
+    def snapshot(self) -> Snapshot:
+        """A copy of the constants, frozen flags and exact values (for :meth:`restore`)."""
+        return copy.deepcopy(self.state_dict()), [dict(layer.exact) for layer in self.symbolic_layers()]
+
+    def restore(self, state: Snapshot) -> None:
+        """Go back to a :meth:`snapshot`."""
+        self.load_state_dict(state[0])
+        for layer, exact in zip(self.symbolic_layers(), state[1]):
+            layer.exact = dict(exact)
+
+    def retrain(self, x: Tensor, y: Tensor, *, steps: int = 100, method: refit.RetrainMethod = "lm") -> float:
+        """Refit the free affine constants to ``(x, y)`` in place; returns the RMSE.
+
+        Args:
+            x, y: data.
+            steps: iterations.
+            method: ``"lm"`` (Levenberg-Marquardt, default: converges to rounding in a few iterations) or
+                ``"lbfgs"`` (L-BFGS with strong-Wolfe line search, divergence guarded); see
+                :mod:`kanpde.symbolic.refit`.
+
+        Shapes:
+            x: ``(n_points, width[0])``; y: ``(n_points, width[-1])`` or ``(n_points,)`` for one output.
+        """
+        x, y = self._data(x, y)
+        if method == "lm":
+            return refit.retrain_lm(self, x, y, steps)
+        if method == "lbfgs":
+            return refit.retrain_lbfgs(self, x, y, steps)
+        raise ValueError(f"method must be 'lm' or 'lbfgs', got {method!r}")
+
+    def snap_constants(
+        self,
+        x: Tensor,
+        y: Tensor,
+        *,
+        rtol: float = 0.1,
+        atol: float | None = None,
+        window: float = 0.05,
+        retrain_steps: int = 30,
+        method: refit.RetrainMethod = "lm",
+    ) -> list[str]:
+        """Round free constants to simple exact values where that does not raise the error (in place).
+
+        Candidates (:func:`~kanpde.symbolic.constants.simple_values`): 0 and +-1 first for every constant, then
+        integers, ``p/q``, multiples of pi and e within ``window`` of it, nearest first. Each trial fixes the
+        constant, retrains the others, and is kept when the RMSE on ``(x, y)`` stays within
+        ``(1 + rtol) * rmse_before_snapping + atol`` (a fixed reference, so errors cannot creep up snap after
+        snap); otherwise the previous state is restored.
+
+        Args:
+            x, y: data (the KAN's training data, or the KAN's outputs).
+            rtol, atol: the tolerance (``atol`` defaults to 1e-8 times the larger of ``y``'s std and max).
+            window: relative distance within which non-trivial candidates are tried.
+            retrain_steps: iterations of the retraining after each trial.
+            method: the retraining optimiser (see :meth:`retrain`).
+
+        Returns:
+            The snapped constants, e.g. ``["layer 0 edge 0->0 a = pi", ...]``.
+        """
+        x, y = self._data(x, y)
+        options = dict(rtol=rtol, atol=atol, window=window, retrain_steps=retrain_steps, method=method)
+        return refit.snap_constants(self, x, y, **options)  # type: ignore[arg-type]
+
+    def formulas(self, variables: Sequence[str | sympy.Symbol] | None = None, *, simplify: bool = True) -> list[Any]:
+        """One sympy expression per output (see :meth:`formula`)."""
+        names = default_variables(self.width[0]) if variables is None else tuple(variables)
+        if len(names) != self.width[0]:
+            raise ValueError(f"variables must name {self.width[0]} inputs, got {list(names)}")
+        nodes: list[Any] = [sympy.Symbol(v) if isinstance(v, str) else v for v in names]
+        for layer in self.symbolic_layers():
+            nodes = [sum(layer.edge_expr(i, j, nodes[i]) for i in range(layer.in_dim)) for j in range(layer.out_dim)]
+        if simplify:
+            nodes = [simplify_expression(rationalize_floats(sympy.sympify(e))) for e in nodes]
+        return nodes
+
+    def formula(
+        self, variables: Sequence[str | sympy.Symbol] | None = None, *, output: int = 0, simplify: bool = True
+    ) -> Any:
+        """The network as one sympy expression of ``variables`` (default x, y, z, t), for output ``output``.
+
+        Edges and node sums are composed; fixed constants are exact, the others floats. With ``simplify``, floats
+        within 1e-10 of a simple rational (or multiple of pi) become exact and the shortest of several sympy
+        rewrites is returned (:func:`~kanpde.symbolic.simplify.simplify_expression`).
+        """
+        return self.formulas(variables, simplify=simplify)[output]
+
+    def assess(
+        self,
+        x: Tensor,
+        y: Tensor,
+        *,
+        network: nn.Module | None = None,
+        exact_rtol: float = 1e-3,
+        r2_threshold: float = 0.9999,
+    ) -> SymbolicReport:
+        """A :class:`SymbolicReport` of this network against ``y`` (and ``network``) on ``x``."""
+        x, y = self._data(x, y)
+        rmse = self.rmse(x, y)
+        spread = float(y.std()) if y.numel() > 1 else 0.0
+        relative = rmse / spread if spread > 0 else (0.0 if rmse == 0 else math.inf)
+        rmse_network = None
+        if network is not None:
+            with torch.no_grad():
+                rmse_network = self.rmse(x, network(x.to(next(network.parameters()).dtype)))
+        edges = tuple(
+            EdgeReport(l, i, j, fit.name, fit.r2, fit.rmse, fit.name == "0")
+            for (l, i, j), fit in sorted(self.fits.items())
+        )
+        exact = math.isfinite(relative) and relative <= exact_rtol
+        return SymbolicReport(edges, rmse, relative, rmse_network, exact, exact_rtol, r2_threshold)

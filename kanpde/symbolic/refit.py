@@ -1,0 +1,186 @@
+"""Refitting a symbolic network's free affine constants, and snapping them to simple exact values.
+
+Two optimisers minimise the mean squared error over the constants that are not frozen:
+
+- ``"lm"``: Levenberg-Marquardt (Marquardt-scaled damping) with the Jacobian by forward-mode AD
+  (:func:`torch.func.jacfwd`). The problem is a small nonlinear least-squares problem, so it converges to rounding in
+  a few iterations; only steps that lower the error are taken, so it cannot diverge.
+- ``"lbfgs"``: L-BFGS with a strong-Wolfe line search, in chunks of 20 iterations; after a chunk whose loss or
+  parameters are not finite, or whose loss rose, the last good state is restored.
+
+Measured on the [2,2,1] x*y network after a snap (6 edges, 1000 points, 1 thread): L-BFGS reached an RMSE of 2e-7
+in 40 iterations (0.3 s) and needed a second round for 1e-16; Levenberg-Marquardt reached 1e-16 in a handful.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Literal
+
+import torch
+from torch import Tensor
+
+from .constants import nearest_distance, simple_values
+
+if TYPE_CHECKING:
+    from .network import SymbolicNetwork
+
+__all__ = ["retrain_lm", "retrain_lbfgs", "snap_constants", "RetrainMethod"]
+
+RetrainMethod = Literal["lm", "lbfgs"]
+_PARAMS = ("a", "b", "c", "d")
+
+
+def _free_parameters(net: SymbolicNetwork) -> list[tuple[str, Tensor, Tensor]]:
+    """``(name, parameter, flat indices of its free entries)`` for every constant tensor of every layer."""
+    out = []
+    for l, layer in enumerate(net.symbolic_layers()):
+        for k in range(4):
+            index = (~layer.frozen[k]).flatten().nonzero()[:, 0]
+            out.append((f"layers.{l}.{_PARAMS[k]}", layer.parameter(k), index))
+    return out
+
+
+def retrain_lm(net: SymbolicNetwork, x: Tensor, y: Tensor, steps: int) -> float:
+    """Levenberg-Marquardt on the free constants (in place); returns the RMSE. ``x``, ``y``: float64, checked."""
+    free = _free_parameters(net)
+    frozen_values = {name: p.detach().clone() for name, p, _ in free}
+    theta = torch.cat([p.detach().flatten()[index] for _, p, index in free])
+    if theta.numel() == 0:
+        return net.rmse(x, y)
+
+    def residual(values: Tensor) -> Tensor:
+        tensors, offset = {}, 0
+        for name, p, index in free:
+            flat = frozen_values[name].flatten()
+            if index.numel():
+                flat = flat.index_put((index,), values[offset : offset + index.numel()])
+                offset += index.numel()
+            tensors[name] = flat.view(p.shape)
+        return (torch.func.functional_call(net, tensors, (x,)) - y).flatten()
+
+    def sse_of(values: Tensor) -> float:
+        with torch.no_grad():
+            r = residual(values)
+        value = float(r @ r)
+        return value if math.isfinite(value) else math.inf
+
+    sse = sse_of(theta)
+    floor = 1e-30 * float((y * y).sum())
+    damping = 1e-3
+    for _ in range(steps if math.isfinite(sse) else 0):
+        if sse <= floor:
+            break
+        jac = torch.func.jacfwd(residual)(theta)
+        r = residual(theta).detach()
+        jtj, grad = jac.T @ jac, jac.T @ r
+        if not bool(torch.isfinite(jtj).all() & torch.isfinite(grad).all()):
+            break
+        scaling = torch.diag(jtj.diagonal().clamp(min=1e-30))
+        previous = sse
+        while damping < 1e12:
+            step = torch.linalg.lstsq(jtj + damping * scaling, -grad[:, None]).solution[:, 0]
+            trial = theta + step
+            trial_sse = sse_of(trial)
+            if trial_sse < sse:
+                theta, sse, damping = trial, trial_sse, max(damping / 3, 1e-12)
+                break
+            damping *= 4
+        if sse == previous or previous - sse <= 1e-12 * previous:
+            break
+    with torch.no_grad():
+        offset = 0
+        for _, p, index in free:
+            if index.numel():
+                p.view(-1)[index] = theta[offset : offset + index.numel()]
+                offset += index.numel()
+    return net.rmse(x, y)
+
+
+def retrain_lbfgs(net: SymbolicNetwork, x: Tensor, y: Tensor, steps: int) -> float:
+    """L-BFGS (strong Wolfe) on the free constants, divergence guarded (in place); returns the RMSE."""
+    free = _free_parameters(net)
+    params = [p for _, p, _ in free]
+    masks = [~layer.frozen[k] for layer in net.symbolic_layers() for k in range(4)]
+    best = net.rmse(x, y)
+    if not any(bool(m.any()) for m in masks) or not math.isfinite(best) or best == 0.0:
+        return best
+    scale = 1.0 / best**2  # L-BFGS's thresholds are absolute: start the loss at 1
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        loss = torch.mean((net(x) - y) ** 2) * scale
+        if not torch.isfinite(loss):
+            return torch.tensor(1e30, dtype=loss.dtype)  # gradients stay zero: the line search backs off
+        loss.backward()
+        for p, m in zip(params, masks):
+            assert p.grad is not None
+            p.grad.mul_(m)
+        return loss
+
+    remaining = steps
+    while remaining > 0:
+        chunk = min(20, remaining)
+        remaining -= chunk
+        optimizer = torch.optim.LBFGS(
+            params, max_iter=chunk, history_size=50, line_search_fn="strong_wolfe", tolerance_grad=1e-20,
+            tolerance_change=1e-30,
+        )  # fmt: skip
+        good = net.snapshot()
+        optimizer.step(closure)
+        value = net.rmse(x, y)
+        if not value <= best or not all(bool(torch.isfinite(p).all()) for p in params):
+            net.restore(good)
+            break
+        converged = value >= best * (1 - 1e-6)
+        best = value
+        if converged:
+            break
+    return best
+
+
+def snap_constants(
+    net: SymbolicNetwork,
+    x: Tensor,
+    y: Tensor,
+    *,
+    rtol: float,
+    atol: float | None,
+    window: float,
+    retrain_steps: int,
+    method: RetrainMethod,
+) -> list[str]:
+    """Snap free constants to simple exact values where the error allows (see :meth:`SymbolicNetwork.snap_constants`).
+
+    Phase 1 tries only 0 and +-1 on every constant: a network's internal scales and offsets are arbitrary, and
+    fixing them first makes the remaining constants take their natural values. Phase 2 (twice) tries the other
+    candidates near each remaining constant. Constants are visited nearest-to-a-simple-value first.
+    """
+    if atol is None:
+        atol = 1e-8 * max(float(y.std()) if y.numel() > 1 else 0.0, float(y.abs().max()), 1e-300)
+    limit = (1 + rtol) * net.rmse(x, y) + atol
+    snapped: list[str] = []
+    for phase in (1, 2, 2):
+        todo = sorted(
+            (nearest_distance(float(layer.parameter(k).detach()[i, j])), l, k, i, j)
+            for l, layer in enumerate(net.symbolic_layers())
+            for k in range(4)
+            for i, j in layer.edges()
+            if not layer.frozen[k, i, j]
+        )
+        changed = False
+        for _, l, k, i, j in todo:
+            layer = net.symbolic_layers()[l]
+            value = float(layer.parameter(k).detach()[i, j])
+            candidates = simple_values(value, window=window)
+            for candidate in candidates[:2] if phase == 1 else candidates[2:]:
+                state = net.snapshot()
+                layer.fix(k, i, j, candidate.expr)
+                if net.retrain(x, y, steps=retrain_steps, method=method) <= limit:
+                    snapped.append(f"layer {l} edge {i}->{j} {_PARAMS[k]} = {candidate.expr}")
+                    changed = True
+                    break
+                net.restore(state)
+        if phase == 2 and not changed:
+            break
+    return snapped
