@@ -5,7 +5,8 @@
   PROBLEM, the default 2-D Poisson problem. Prints a summary and writes the results into DIR.
 - ``kanpde list``: the problems of the suite.
 - ``kanpde bench [PROBLEMS...]``: solve each with its recommended settings and print a table with the published
-  baseline beside it; ``kanpde bench kan`` runs the KAN speed benchmark instead.
+  baseline beside it; ``kanpde bench kan`` runs the KAN speed benchmark, ``kanpde bench accuracy`` the
+  time-to-accuracy benchmark.
 """
 
 from __future__ import annotations
@@ -150,10 +151,13 @@ def write_outputs(solver: Any, result: Any, out: Path, name: str) -> list[Path]:
         text = f"u = {formula}\nLaTeX: {sympy.latex(formula)}\n"
         atomic_write_text(out / "formula.txt", text)
         written.append(out / "formula.txt")
-    if hasattr(solver, "export_hdf5"):
-        written += list(solver.export_hdf5(out / "solution.h5", result=result, formula=formula))
-    if hasattr(solver, "plot"):
-        written += list(solver.plot(out, result=result))
+    written += list(solver.export_hdf5(out / "solution.h5", result=result, formula=formula))
+    from .plot.history import plot_history
+
+    solver.plot(out / "solution.png", result=result)
+    plot_history(result, out / "history.png")
+    solver.model.plot(path=out / "network.png")
+    written += [out / "solution.png", out / "history.png", out / "network.png"]
     return written
 
 
@@ -174,6 +178,11 @@ def bench_command(args: argparse.Namespace) -> int:
         from .bench import kan_speed
 
         kan_speed.main(args.problems[1:])
+        return 0
+    if args.problems and args.problems[0] == "accuracy":
+        from .bench import time_to_accuracy
+
+        time_to_accuracy.main(args.problems[1:])
         return 0
     import torch
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -144,6 +144,8 @@ class Solver:
         self.request = probe(problem.residual, problem.coords, problem.n_fields, dtype)
         self.history: list[StepRecord] = []
         self._steps_done = 0
+        self._callback: Callable[[Solver, StepRecord], None] | None = None
+        self._paused = 0.0
 
     def default_points(self) -> int:
         """Interior points of a stage: three per parameter of the current network, at least 1000.
@@ -250,12 +252,19 @@ class Solver:
         self.approximation.model = new
 
     def solve(
-        self, grid_schedule: Sequence[int] = (5, 10, 20), steps: int = 100, *, progress: bool = True, rtol: float = 1e-3
+        self,
+        grid_schedule: Sequence[int] = (5, 10, 20),
+        steps: int = 100,
+        *,
+        progress: bool = True,
+        rtol: float = 1e-3,
+        callback: Callable[[Solver, StepRecord], None] | None = None,
     ) -> Result:
         """Train stage by stage over ``grid_schedule``, at most ``steps`` optimiser steps per stage.
 
         A Levenberg-Marquardt stage ends early when ten steps lowered the loss by less than ``rtol`` (relative),
-        or when no step lowers it at all.
+        or when no step lowers it at all. ``callback(solver, record)`` runs after every recorded step (e.g. to
+        track the error over time); its own time is left out of the recorded seconds.
 
         Returns:
             A :class:`~kanpde.pde.result.Result` with errors against ``exact`` (when given), the history and times.
@@ -267,6 +276,7 @@ class Solver:
 
         result = Result(None, None)
         start = time.perf_counter()
+        self._callback, self._paused = callback, 0.0
         bar = tqdm(total=steps * len(schedule), disable=not progress, desc="solve", leave=False)
         try:
             for stage, grid in enumerate(schedule):
@@ -293,8 +303,40 @@ class Solver:
             bar.close()
         result.rel_l2, result.max_abs = self.errors()
         result.history = list(self.history)
-        result.seconds = time.perf_counter() - start
+        result.seconds = time.perf_counter() - start - self._paused
         return result
+
+    # -- results out: thin wrappers over kanpde.io and kanpde.plot (imported on use) -----------------------
+    def export_hdf5(self, path: Any, **options: Any) -> tuple[Any, Any]:
+        """Write the solution field to ``path`` (HDF5) and an XDMF companion; see :func:`kanpde.io.export_hdf5`."""
+        from ..io.hdf5 import export_hdf5
+
+        return export_hdf5(self, path, **options)
+
+    def export_mesh(self, path: Any, **options: Any) -> Any:
+        """Write the solution with meshio, format by suffix (.vtu, .vtk, ...); see :func:`kanpde.io.export_mesh`."""
+        from ..io.mesh import export_mesh
+
+        return export_mesh(self, path, **options)
+
+    def save(self, path: Any) -> Any:
+        """Checkpoint the problem, model, sampler state and history (atomically); see :meth:`load`."""
+        from ..io.checkpoint import save_checkpoint
+
+        return save_checkpoint(self, path)
+
+    @classmethod
+    def load(cls, path: Any, *, device: Any = None) -> Solver:
+        """A solver from a checkpoint written by :meth:`save`; training continues as if it had not stopped."""
+        from ..io.checkpoint import load_checkpoint
+
+        return load_checkpoint(path, device=device)
+
+    def plot(self, path: Any = None, **options: Any) -> Any:
+        """The solution (and its error or residual) as a matplotlib Figure, saved as PNG when ``path`` is given."""
+        from ..plot.fields import plot_solution
+
+        return plot_solution(self, path, **options)
 
     def _stage_optimizer(self, batch: CollocationBatch) -> str:
         if self.optimizer != "auto":
@@ -304,7 +346,12 @@ class Solver:
         return "lm" if not self.request.autograd and rows * n_params <= self.lm_max_entries else "lbfgs"
 
     def _record(self, stage: int, grid: int, loss: float, terms: dict[str, float], start: float) -> None:
-        self.history.append(StepRecord(self._steps_done, stage, grid, loss, terms, time.perf_counter() - start))
+        now = time.perf_counter()
+        record = StepRecord(self._steps_done, stage, grid, loss, terms, now - start - self._paused)
+        self.history.append(record)
+        if self._callback is not None:
+            self._callback(self, record)
+            self._paused += time.perf_counter() - now
 
     def _run_stage(
         self, stage: int, grid: int, batch: CollocationBatch, steps: int, start: float, bar: Any, rtol: float

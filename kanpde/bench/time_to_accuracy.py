@@ -1,0 +1,81 @@
+"""Time to accuracy with the defaults a user would use: when does the error first reach 1e-4, 1e-5?
+
+Solves the 2-D Poisson problem ``sin(pi x) sin(pi y)`` on ``[-1, 1]^2`` and the 1-D heat problem
+``exp(-pi^2 t) sin(pi x)`` with ``kp.Solver(problem, seed=0).solve(grid_schedule, steps)``, evaluating the
+relative L2 error after every step on 20,000 test points; the evaluations are left out of the timings.
+
+Run:  python -m kanpde.bench.time_to_accuracy [--threads 1]    (or `kanpde bench accuracy`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import torch
+
+import kanpde as kp
+
+TARGETS = (1e-3, 1e-4, 1e-5, 1e-6)
+
+
+def poisson_2d() -> kp.Problem:
+    return kp.Poisson(
+        kp.Rectangle((-1, -1), (1, 1)),
+        f="2*pi**2*sin(pi*x)*sin(pi*y)",
+        bcs=[kp.Dirichlet(0)],
+        exact="sin(pi*x)*sin(pi*y)",
+    )
+
+
+def heat_1d() -> kp.Problem:
+    return kp.Heat(
+        kp.Interval(0, 1), time=(0, 1), initial="sin(pi*x)", bcs=[kp.Dirichlet(0)], exact="exp(-pi**2*t)*sin(pi*x)"
+    )
+
+
+def time_to_accuracy(problem: kp.Problem, grid_schedule: list[int], steps: int) -> dict[str, object]:
+    """Seconds until the error first reached each target, the final error and the total time."""
+    first: dict[float, float] = {}
+    trace: list[tuple[float, float]] = []
+
+    def watch(solver: kp.Solver, record: object) -> None:
+        rel, _ = solver.errors()
+        assert rel is not None
+        trace.append((record.seconds, rel))  # type: ignore[attr-defined]
+        for target in TARGETS:
+            if rel <= target and target not in first:
+                first[target] = record.seconds  # type: ignore[attr-defined]
+
+    solver = kp.Solver(problem, seed=0)
+    result = solver.solve(grid_schedule=grid_schedule, steps=steps, progress=False, callback=watch)
+    return {"first": first, "final": result.rel_l2, "seconds": result.seconds, "stages": result.stages}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--grid-schedule", default="5,10,20")
+    parser.add_argument("--steps", type=int, default=100)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    schedule = [int(v) for v in args.grid_schedule.split(",")]
+    print(f"time to accuracy, float64, {args.threads} thread(s), grid schedule {schedule}, <= {args.steps} steps/stage")
+    print(
+        f"{'problem':14s} "
+        + " ".join(f"{'<=' + format(t, '.0e'):>9}" for t in TARGETS)
+        + f" {'final':>9} {'total s':>8}"
+    )
+    for name, problem in (("poisson_2d", poisson_2d()), ("heat_1d", heat_1d())):
+        out = time_to_accuracy(problem, schedule, args.steps)
+        first = out["first"]
+        cells = " ".join(f"{first[t]:>8.1f}s" if t in first else f"{'-':>9}" for t in TARGETS)  # type: ignore[operator]
+        final = out["final"]
+        print(f"{name:14s} {cells} {final:>9.2e} {out['seconds']:>8.1f}" if final is not None and math.isfinite(final)
+              else f"{name:14s} {cells}")  # fmt: skip
+        for stage in out["stages"]:  # type: ignore[attr-defined]
+            print(f"    G={stage.grid:<4d} steps {stage.steps:>4d}  rel L2 {stage.rel_l2:.2e}  {stage.seconds:6.1f} s")
+
+
+if __name__ == "__main__":
+    main()
