@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from . import spline
+from . import pieces, spline
 from .jet import EdgeDerivatives
 
 __all__ = ["KANLayer", "EdgeActivations"]
@@ -135,17 +135,17 @@ class KANLayer(nn.Module):
             x: ``(n_points, in_dim)``; see :class:`~kanpde.kan.jet.EdgeDerivatives`.
         """
         self._check_input(x)
-        table = spline.spline_pieces(
+        table = pieces.spline_pieces(
             self.coef * (self.scale_spline * self.mask).unsqueeze(-1),
             self.grid,
             self.spline_order,
             uniform=self.grid_is_uniform,
         )
-        location = spline.locate(x, self.grid, uniform=self.grid_is_uniform)
+        location = pieces.locate(x, self.grid, uniform=self.grid_is_uniform)
         if order == 2 and not composable:  # the jet path: a hand-written backward (once differentiable)
-            splines = spline.evaluate_pieces_jet(table, location, x)
+            splines = pieces.evaluate_pieces_jet(table, location, x)
         else:
-            splines = spline.evaluate_pieces(table, location, order)
+            splines = pieces.evaluate_pieces(table, location, order)
         padded = (list(splines) + [None, None])[:3]
         return EdgeDerivatives(tuple(padded), _silu_derivatives(x, order), self.scale_base * self.mask)  # type: ignore[arg-type]
 

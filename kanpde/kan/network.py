@@ -234,3 +234,17 @@ class KAN(nn.Module):
         from ..plot.network import plot_network
 
         return plot_network(self, x=x, **options)
+
+    def auto_symbolic(self, x: Tensor | None = None, **options: Any) -> Any:
+        """Fit every edge with a library function; returns a :class:`~kanpde.symbolic.SymbolicNetwork`.
+
+        ``x`` defaults to points on the first layer's grid range. See :func:`kanpde.symbolic.auto_symbolic` for
+        the options (``y``, ``library``, ``exact_rtol``, ...); the result's ``report`` says how exact it is.
+        """
+        from ..symbolic import auto_symbolic
+
+        return auto_symbolic(self, x, **options)
+
+    def symbolic_formula(self, x: Tensor | None = None, variables: Sequence[str] | None = None, **options: Any) -> Any:
+        """The network as one simplified sympy expression (via :meth:`auto_symbolic`; check its ``report``)."""
+        return self.auto_symbolic(x, **options).formula(variables)

@@ -64,7 +64,7 @@ def auto_symbolic(
     *,
     library: LibrarySpec = None,
     r2_threshold: float = 0.9999,
-    exact_rtol: float = 1e-3,
+    exact_rtol: float | None = None,
     zero_tol: float = 1e-3,
     retrain_steps: int = 100,
     snap: bool = True,
@@ -88,7 +88,9 @@ def auto_symbolic(
             index or an edge ``(layer, i, j)`` to the candidates there (edges not in it: all registered), e.g.
             ``{0: ["x"], 1: ["x^2"]}``; a single candidate fixes the edge's function.
         r2_threshold: edges fitted worse are listed as poor in the report.
-        exact_rtol: ``report.exact_fit`` needs the formula's RMSE below this times the target's std.
+        exact_rtol: ``report.exact_fit`` needs the formula's RMSE below this times the target's std (default:
+            1e-6 against data ``y``, which an exact formula meets to rounding; 1e-3 against the network's output,
+            which is itself only an approximation).
         zero_tol: relative size below which an edge is dropped.
         retrain_steps: iterations of the retraining after fitting the edges.
         snap: snap constants to simple values.
@@ -128,6 +130,8 @@ def auto_symbolic(
     for (l, i, j), fit in fits.items():
         network.symbolic_layers()[l].set_edge(i, j, fit)
     network.fits = fits
+    if exact_rtol is None:
+        exact_rtol = 1e-3 if y is None else 1e-6
     if y is None:
         with torch.no_grad():
             y = model(x)

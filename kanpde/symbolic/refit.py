@@ -41,8 +41,14 @@ def _free_parameters(net: SymbolicNetwork) -> list[tuple[str, Tensor, Tensor]]:
     return out
 
 
-def retrain_lm(net: SymbolicNetwork, x: Tensor, y: Tensor, steps: int) -> float:
-    """Levenberg-Marquardt on the free constants (in place); returns the RMSE. ``x``, ``y``: float64, checked."""
+def retrain_lm(
+    net: SymbolicNetwork, x: Tensor, y: Tensor, steps: int, *, good_enough: float = 0.0, stall: float = 1e-12
+) -> float:
+    """Levenberg-Marquardt on the free constants (in place); returns the RMSE. ``x``, ``y``: float64, checked.
+
+    Stops after ``steps`` iterations, when the RMSE is at most ``good_enough``, when an iteration lowers the
+    squared error by less than the fraction ``stall``, or when no damping gives a decrease.
+    """
     free = _free_parameters(net)
     frozen_values = {name: p.detach().clone() for name, p, _ in free}
     theta = torch.cat([p.detach().flatten()[index] for _, p, index in free])
@@ -66,7 +72,7 @@ def retrain_lm(net: SymbolicNetwork, x: Tensor, y: Tensor, steps: int) -> float:
         return value if math.isfinite(value) else math.inf
 
     sse = sse_of(theta)
-    floor = 1e-30 * float((y * y).sum())
+    floor = max(1e-30 * float((y * y).sum()), good_enough**2 * y.numel())
     damping = 1e-3
     for _ in range(steps if math.isfinite(sse) else 0):
         if sse <= floor:
@@ -86,7 +92,7 @@ def retrain_lm(net: SymbolicNetwork, x: Tensor, y: Tensor, steps: int) -> float:
                 theta, sse, damping = trial, trial_sse, max(damping / 3, 1e-12)
                 break
             damping *= 4
-        if sse == previous or previous - sse <= 1e-12 * previous:
+        if sse == previous or previous - sse <= stall * previous:
             break
     with torch.no_grad():
         offset = 0
@@ -176,11 +182,21 @@ def snap_constants(
             for candidate in candidates[:2] if phase == 1 else candidates[2:]:
                 state = net.snapshot()
                 layer.fix(k, i, j, candidate.expr)
-                if net.retrain(x, y, steps=retrain_steps, method=method) <= limit:
+                if _trial(net, x, y, retrain_steps, method, limit) <= limit:
                     snapped.append(f"layer {l} edge {i}->{j} {_PARAMS[k]} = {candidate.expr}")
                     changed = True
                     break
                 net.restore(state)
         if phase == 2 and not changed:
             break
+    if snapped:
+        net.retrain(x, y, steps=retrain_steps, method=method)
     return snapped
+
+
+def _trial(net: SymbolicNetwork, x: Tensor, y: Tensor, steps: int, method: RetrainMethod, limit: float) -> float:
+    """Retrain after a trial snap; Levenberg-Marquardt stops as soon as the RMSE is within the limit, or when it
+    stalls (less than 1e-3 relative progress per iteration) above it: the snap then fails."""
+    if method == "lm":
+        return retrain_lm(net, x, y, steps, good_enough=limit, stall=1e-3)
+    return net.retrain(x, y, steps=steps, method=method)
