@@ -11,14 +11,21 @@ condition holds exactly. Derivatives of ``b N`` follow the product rule:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from ..kan import KAN
+from .conditions import Dirichlet, Initial
+from .expressions import Expression
 from .fields import FieldJet, JetRequest
+from .shapes import Box
 
-__all__ = ["Approximation", "HardConstraint", "function_jet"]
+if TYPE_CHECKING:
+    from .problem import Problem
+
+__all__ = ["Approximation", "HardConstraint", "function_jet", "exact_dirichlet", "exact_dirichlet_applies"]
 
 
 def function_jet(fn: Callable[[Tensor], Tensor], points: Tensor, request: JetRequest) -> FieldJet:
@@ -66,6 +73,62 @@ class HardConstraint:
 
     def jets(self, points: Tensor, request: JetRequest) -> tuple[FieldJet, FieldJet]:
         return function_jet(self.vanishing, points, request), function_jet(self.lift, points, request)
+
+
+def exact_dirichlet_applies(problem: Problem, *, smooth_only: bool = False) -> bool:
+    """Whether the problem's Dirichlet data (and initial value) can be imposed exactly.
+
+    Needs one Dirichlet condition on the whole boundary, nothing else but (for time-dependent problems) the
+    initial value of a scalar field; ``smooth_only`` also asks for a box, whose distance function is smooth.
+    """
+    dirichlet = [c for c in problem.conditions if isinstance(c, Dirichlet)]
+    initial = [c for c in problem.conditions if isinstance(c, Initial)]
+    expected = 1 + (problem.time is not None)
+    return (
+        problem.n_fields == 1
+        and len(dirichlet) == 1
+        and dirichlet[0].on is None
+        and len(initial) == (problem.time is not None)
+        and len(problem.conditions) == expected
+        and (not smooth_only or isinstance(problem.space, Box))
+    )
+
+
+def exact_dirichlet(problem: Problem) -> HardConstraint:
+    """``u = b N + g`` with the Dirichlet data (and initial value) built in.
+
+    Steady: ``b`` = the domain's distance function, ``g`` = the Dirichlet value (its formula, evaluated inside).
+    Time-dependent: ``b = (t - t0)/(t1 - t0) * distance(x)`` and ``g(x, t) = u0(x) + g_D(x, t) - g_D(x, t0)``,
+    which equals ``u0`` at ``t0`` and ``g_D`` on the boundary when the data are compatible there.
+
+    Raises:
+        ValueError: the problem's conditions are not of that form.
+    """
+    if not exact_dirichlet_applies(problem):
+        raise ValueError(
+            "hard_constraint=True needs one Dirichlet condition on the whole boundary (kp.Dirichlet(value)) and, for "
+            "time-dependent problems, the initial value, and no other condition"
+        )
+    value = next(c for c in problem.conditions if isinstance(c, Dirichlet)).value
+    assert isinstance(value, Expression)
+    space = problem.space
+    if problem.time is None:
+        return HardConstraint(space.distance, value)
+    initial = next(c for c in problem.conditions if isinstance(c, Initial)).value
+    assert isinstance(initial, Expression)
+    t0, length = problem.time.t0, problem.time.length
+
+    def at_start(points: Tensor) -> Tensor:
+        return torch.cat([points[:, :-1], torch.full_like(points[:, -1:], t0)], dim=1)
+
+    def vanishing(points: Tensor) -> Tensor:
+        return (points[:, -1] - t0) / length * space.distance(points[:, :-1])
+
+    def lift(points: Tensor) -> Tensor:
+        start = at_start(points)
+        return initial(start) + value(points) - value(start)
+
+    return HardConstraint(vanishing, lift)
 
 
 class Approximation(nn.Module):

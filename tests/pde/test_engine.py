@@ -124,6 +124,20 @@ def test_hard_constraint_holds_exactly_on_the_boundary(generator: torch.Generato
     torch.testing.assert_close(values, points[:, 0] + points[:, 1] ** 2, atol=1e-12, rtol=0)
 
 
+def test_hard_constraint_for_heat_holds_initial_and_boundary_values(generator: torch.Generator) -> None:
+    heat = kp.Heat(kp.Interval(0, 2), time=(0.5, 1.5), initial="sin(pi*x) + x", bcs=[kp.Dirichlet("x*exp(t - 0.5)")])
+    solver = kp.Solver(heat, seed=0)
+    assert solver.approximation.constraint is not None
+    start = heat.domain.sample_initial(50, generator=generator)
+    torch.testing.assert_close(
+        solver.predict(start), torch.sin(torch.pi * start[:, 0]) + start[:, 0], atol=1e-12, rtol=0
+    )
+    side, _ = heat.domain.sample_boundary(50, generator=generator)
+    torch.testing.assert_close(solver.predict(side), side[:, 0] * torch.exp(side[:, 1] - 0.5), atol=1e-12, rtol=0)
+    with pytest.raises(ValueError, match="hard_constraint"):
+        kp.Solver(kp.Heat(kp.Interval(0, 1), initial=0, bcs=[kp.Neumann(0)]), hard_constraint=True)
+
+
 def test_poisson_1d_reaches_small_error() -> None:
     problem = kp.Poisson(kp.Interval(0, 1), f="pi**2*sin(pi*x)", bcs=[kp.Dirichlet(0)], exact="sin(pi*x)")
     result = kp.Solver(problem, width=[1, 5, 1], seed=0).solve(grid_schedule=[5, 10], steps=30, progress=False)
@@ -161,7 +175,7 @@ def test_heat_1d_small_solve() -> None:
         kp.Interval(0, 1), time=(0, 0.5), initial="sin(pi*x)", bcs=[kp.Dirichlet(0)], exact="exp(-pi**2*t)*sin(pi*x)"
     )
     result = kp.Solver(heat, seed=0).solve(grid_schedule=[5], steps=15, progress=False)
-    assert result.rel_l2 < 1e-2, result.summary()
+    assert result.rel_l2 < 5e-3, result.summary()
 
 
 def test_lbfgs_and_adam_paths_train() -> None:
