@@ -99,6 +99,9 @@ def _settings(solver: Solver) -> dict[str, Any]:
     """Keyword arguments that rebuild ``solver`` (the constructor's parameters that it keeps as attributes)."""
     from ..pde.solver import Solver
 
+    if hasattr(solver, "settings"):
+        return solver.settings()
+
     settings: dict[str, Any] = {}
     for name in inspect.signature(Solver.__init__).parameters:
         if name in ("self", "problem") or name in settings:

@@ -69,8 +69,11 @@ class Solver:
         dtype: float64 (default) or float32.
         device: where to train.
         optimizer: "auto" (default: Levenberg-Marquardt when the Jacobian fits in ``lm_max_entries`` numbers, else
-            L-BFGS), "lm", "lbfgs" or "adam"; ``lr`` is the learning rate of the last two.
-        weights: loss weights by term (``{"pde": 1, "dirichlet": 10}``); default 1 each.
+            L-BFGS), "lm", "lbfgs" or "adam"; or a chain such as ``("adam", "lbfgs")``, run one after the other in
+            every stage, ``steps`` steps each. ``lr`` is the learning rate of L-BFGS and Adam.
+        weights: loss weights by term (``{"pde": 1, "dirichlet": 10}``; default 1 each), or "adaptive": at the
+            start of every stage each condition's weight becomes ``|grad L_pde| / |grad L_term|`` (gradient-norm
+            balancing, Wang et al. 2021), clipped to [1e-2, 1e4].
         hard_constraint: impose a whole-boundary Dirichlet condition (and the initial value) exactly,
             ``u = b N + g``; "auto" (default) does so on boxes, whose distance function is smooth.
         update_grid: move the knots to follow the interior points at the start of each stage (off by default:
@@ -99,9 +102,9 @@ class Solver:
         sampler: Any = "sobol",
         dtype: torch.dtype = torch.float64,
         device: torch.device | str = "cpu",
-        optimizer: str = "auto",
+        optimizer: str | Sequence[str] = "auto",
         lr: float | None = None,
-        weights: Mapping[str, float] | None = None,
+        weights: Mapping[str, float] | str | None = None,
         hard_constraint: bool | str = "auto",
         update_grid: bool = False,
         adaptive_sampling: bool = False,
@@ -117,8 +120,13 @@ class Solver:
             )
         if width[-1] != problem.n_fields:
             raise ValueError(f"width[-1] must equal the number of fields ({problem.n_fields}), got {width}")
-        if str(optimizer).lower() not in ("auto", "lm", *OPTIMIZERS):
-            raise ValueError(f"optimizer must be one of {('auto', 'lm', *OPTIMIZERS)}, got {optimizer!r}")
+        chain = [optimizer] if isinstance(optimizer, str) else list(optimizer)
+        if not chain or any(str(o).lower() not in ("auto", "lm", *OPTIMIZERS) for o in chain):
+            raise ValueError(
+                f"optimizer must be one of {('auto', 'lm', *OPTIMIZERS)} or a sequence of them, got {optimizer!r}"
+            )
+        if isinstance(weights, str) and weights != "adaptive":
+            raise ValueError(f"weights must be a mapping of term -> weight or 'adaptive', got {weights!r}")
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.sampler = make_sampler(sampler)
@@ -126,8 +134,9 @@ class Solver:
         self.k = k
         self.n_interior = None if n_interior is None else _positive_int("n_interior", n_interior)
         self.n_boundary = None if n_boundary is None else _positive_int("n_boundary", n_boundary)
-        self.optimizer, self.lr = str(optimizer).lower(), lr
-        self.weights = dict(weights or {})
+        self.optimizers, self.lr = tuple(str(o).lower() for o in chain), lr
+        self.adaptive_weights = weights == "adaptive"
+        self.weights: dict[str, float] = {} if isinstance(weights, str) else dict(weights or {})
         self.adaptive_sampling = bool(adaptive_sampling)
         self.n_test = _positive_int("n_test", n_test)
         self.lm_max_entries = 60_000_000  # about 480 MB of float64 Jacobian
@@ -148,6 +157,27 @@ class Solver:
         self._steps_done = 0
         self._callback: Callable[[Solver, StepRecord], None] | None = None
         self._paused = 0.0
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this solver (with the current grid size), e.g. for checkpoints."""
+        return {
+            "width": list(self.width),
+            "grid": int(self.model.grid_size),
+            "k": self.k,
+            "seed": self.seed,
+            "n_interior": self.n_interior,
+            "n_boundary": self.n_boundary,
+            "sampler": self.sampler,
+            "dtype": self.dtype,
+            "device": str(self.device),
+            "optimizer": self.optimizers[0] if len(self.optimizers) == 1 else list(self.optimizers),
+            "lr": self.lr,
+            "weights": "adaptive" if self.adaptive_weights else dict(self.weights),
+            "hard_constraint": self.approximation.constraint is not None,
+            "update_grid": self.update_grid,
+            "adaptive_sampling": self.adaptive_sampling,
+            "n_test": self.n_test,
+        }
 
     def default_points(self) -> int:
         """Interior points of a stage: three per parameter of the current network, at least 1000.
@@ -259,7 +289,7 @@ class Solver:
         result = Result(None, None)
         start = time.perf_counter()
         self._callback, self._paused = callback, 0.0
-        bar = tqdm(total=steps * len(schedule), disable=not progress, desc="solve", leave=False)
+        bar = tqdm(total=steps * len(schedule) * len(self.optimizers), disable=not progress, desc="solve", leave=False)
         try:
             for stage, grid in enumerate(schedule):
                 stage_start = time.perf_counter()
@@ -320,9 +350,9 @@ class Solver:
 
         return plot_solution(self, path, **options)
 
-    def _stage_optimizer(self, batch: CollocationBatch) -> str:
-        if self.optimizer != "auto":
-            return self.optimizer
+    def _stage_optimizer(self, batch: CollocationBatch, name: str) -> str:
+        if name != "auto":
+            return name
         rows = len(batch.interior) + sum(len(w.points) for _, w in batch.conditions)
         n_params = sum(p.numel() for p in self.model.parameters())
         return "lm" if not self.request.autograd and rows * n_params <= self.lm_max_entries else "lbfgs"
@@ -338,9 +368,28 @@ class Solver:
     def _run_stage(
         self, stage: int, grid: int, batch: CollocationBatch, steps: int, start: float, bar: Any, rtol: float
     ) -> str | None:
-        if self._stage_optimizer(batch) == "lm":
-            return self._run_stage_lm(stage, grid, batch, steps, start, bar, rtol)
-        return self._run_stage_gradient(stage, grid, batch, steps, start, bar)
+        if self.adaptive_weights:
+            self.weights = self._balanced_weights(batch)
+        for name in self.optimizers:
+            chosen = self._stage_optimizer(batch, name)
+            if chosen == "lm":
+                stopped = self._run_stage_lm(stage, grid, batch, steps, start, bar, rtol)
+            else:
+                stopped = self._run_stage_gradient(stage, grid, batch, steps, start, bar, chosen)
+            if stopped:
+                return stopped
+        return None
+
+    def _balanced_weights(self, batch: CollocationBatch) -> dict[str, float]:
+        """Condition weights that give every loss term the gradient norm of the PDE term."""
+        params = [p for p in self.model.parameters()]
+        terms = compute_losses(self.approximation, self.problem, batch, self.request)
+        norms = {}
+        for name, value in terms.items():
+            grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
+            norms[name] = float(torch.sqrt(sum((g * g).sum() for g in grads if g is not None)))
+        reference = norms.pop("pde")
+        return {"pde": 1.0} | {name: min(max(reference / max(norm, 1e-300), 1e-2), 1e4) for name, norm in norms.items()}
 
     def _run_stage_lm(
         self, stage: int, grid: int, batch: CollocationBatch, steps: int, start: float, bar: Any, rtol: float
@@ -369,7 +418,7 @@ class Solver:
         return None
 
     def _run_stage_gradient(
-        self, stage: int, grid: int, batch: CollocationBatch, steps: int, start: float, bar: Any
+        self, stage: int, grid: int, batch: CollocationBatch, steps: int, start: float, bar: Any, name: str
     ) -> str | None:
         params = list(self.model.parameters())
         approx, problem, request = self.approximation, self.problem, self.request
@@ -380,7 +429,7 @@ class Solver:
         with torch.no_grad():
             initial = total_loss(losses(), self.weights)
         scale = loss_scale(float(initial))
-        optimizer = make_optimizer(self.optimizer if self.optimizer in OPTIMIZERS else "lbfgs", params, lr=self.lr)
+        optimizer = make_optimizer(name, params, lr=self.lr)
         first: dict[str, Any] = {}
 
         def closure() -> Tensor:

@@ -253,3 +253,18 @@ def test_predict_shapes_and_errors() -> None:
         solver.predict(torch.zeros(7, 2))
     rel, mx = solver.errors()
     assert rel is not None and mx is not None and math.isfinite(rel)
+
+
+def test_chained_optimizers_and_adaptive_weights() -> None:
+    exact = "exp(x)*sin(y)"
+    problem = kp.Poisson(
+        kp.Rectangle((0, 0), (1, 1)), f=0, bcs=[kp.Dirichlet(exact, on="xmin"), kp.Neumann(0.5, on="xmax")]
+    )
+    solver = kp.Solver(problem, width=[2, 3, 1], seed=0, optimizer=("adam", "lm"), weights="adaptive", lr=1e-2)
+    result = solver.solve(grid_schedule=[3], steps=5, progress=False)
+    assert len(result.history) == 5 + 1 + 5 + 1  # each optimiser records its start and every step
+    assert set(solver.weights) == {"pde", "dirichlet[xmin]", "neumann[xmax]"}
+    assert all(1e-2 <= w <= 1e4 for w in solver.weights.values())
+    assert solver.settings()["optimizer"] == ["adam", "lm"] and solver.settings()["weights"] == "adaptive"
+    with pytest.raises(ValueError, match="weights"):
+        kp.Solver(problem, weights="magic")
