@@ -344,6 +344,16 @@ class Solver:
 
         return load_checkpoint(path, device=device)
 
+    def symbolic(self, **options: Any) -> Any:
+        """The trained solution as one sympy expression in the coordinates (x, y, z, t).
+
+        Every edge is replaced by its best library function; check the fit with
+        :func:`kanpde.symbolic.solution.solution_formula`, which also returns the errors of the formula.
+        """
+        from ..symbolic.solution import solution_formula
+
+        return solution_formula(self, **options).expr
+
     def plot(self, path: Any = None, **options: Any) -> Any:
         """The solution (and its error or residual) as a matplotlib Figure, saved as PNG when ``path`` is given."""
         from ..plot.fields import plot_solution
