@@ -28,7 +28,7 @@ from ._common import num, positive, resolve
 
 PARAMETERS: dict[str, Any] = {"diffusivity": 1.0, "shift": 0.1, "half_width": 2.0, "t1": 1.0}
 SMOOTH = True
-SETTINGS: dict[str, Any] = {"width": [2, 10, 1], "grid_schedule": [5, 10, 20], "steps": 50, "n_interior": 4000}
+SETTINGS: dict[str, Any] = {"width": [2, 10, 1], "grid_schedule": [5, 10, 20, 40], "steps": 50, "n_interior": 4000}
 BASELINE: dict[str, Any] | None = None
 
 

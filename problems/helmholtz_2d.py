@@ -27,7 +27,7 @@ from ._common import positive, resolve
 
 PARAMETERS: dict[str, Any] = {"wavenumber": 1.0, "a": 1, "b": 4}
 SMOOTH = True
-SETTINGS: dict[str, Any] = {"width": [2, 10, 1], "grid_schedule": [5, 10, 20], "steps": 50, "n_interior": 4000}
+SETTINGS: dict[str, Any] = {"width": [2, 20, 1], "grid_schedule": [5, 10, 20], "steps": 50, "n_interior": 4000}
 BASELINE: dict[str, Any] | None = None
 
 

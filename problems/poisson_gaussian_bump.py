@@ -6,7 +6,7 @@ BCs:       u = its trace on each side (Dirichlet on xmin, xmax, ymin, ymax; abou
 Exact:     u = exp(-rho^2 / (2 s^2)), width s (default 0.1), centre (x0, y0) (default (0.25, -0.25))
 Source:    the "peak" problem of adaptive-refinement benchmarks, u = exp(-alpha rho^2) with alpha = 1/(2 s^2)
            (Mitchell, "A collection of 2D elliptic problems for testing adaptive grid refinement algorithms",
-           Appl. Math. Comput. 220, 2013, uses alpha = 1000 on the unit square); here milder by default and
+           Appl. Math. Comput. 220, 2013, states it on the unit square with much larger alpha); milder here and
            off-centre so that the bump is not aligned with the middle of the spline grid. The solution is
            analytic (``SMOOTH = True``) but needs fine knots where it is steep: a test of grid extension and of
            adaptive sampling. Narrower bumps (smaller ``width``) are harder.

@@ -44,7 +44,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "heat_kernel": {"diffusivity": 0.5, "shift": 0.05, "half_width": 1.5, "t1": 2.0},
     "helmholtz_2d": {"wavenumber": 3.0, "a": 2, "b": 3},
     "burgers_1d": {"viscosity": 0.02, "u_left": 0.5, "u_right": -1.0, "x0": 0.1, "t1": 0.5},
-    "allen_cahn_kink": {"epsilon": 0.05},
+    "allen_cahn_kink": {"epsilon": 0.05, "t1": 0.5, "steady": True},
 }
 CASES = [pytest.param(n, {}, id=f"{n}-default") for n in NAMES] + [
     pytest.param(n, VARIANTS[n], id=f"{n}-variant") for n in NAMES if VARIANTS.get(n)
@@ -230,29 +230,31 @@ def test_poisson_1d_neumann_solves_quickly() -> None:
     assert result.rel_l2 is not None and result.rel_l2 < 1e-3
 
 
-# Relative L2 error each problem reaches with its SETTINGS (seed 0, measured with some margin); the smooth
-# problems aim at 1e-4 (DESIGN.md).
+# Bounds on the relative L2 error each problem reaches with its SETTINGS (seed 0, one thread): the measured
+# error (kanpde 0.1.0 working tree when the suite was written) with a margin of about 3, and at most the 1e-4 target of
+# the smooth problems where kanpde met it. The Gaussian bump (smooth, but sharp) and the L-shape corner
+# singularity miss 1e-4 with these settings.
 EXPECTED_REL_L2: dict[str, float] = {
-    "poisson_1d": 1e-4,
-    "poisson_1d_neumann": 1e-4,
-    "poisson_1d_robin": 1e-4,
-    "poisson_1d_periodic": 1e-4,
-    "poisson_2d_sin": 1e-4,
-    "poisson_2d_sin_y2": 1e-4,
-    "laplace_2d_sinh": 1e-4,
+    "poisson_1d": 1e-5,
+    "poisson_1d_neumann": 1e-5,
+    "poisson_1d_robin": 1e-5,
+    "poisson_1d_periodic": 3e-5,
+    "poisson_2d_sin": 1e-5,
+    "poisson_2d_sin_y2": 3e-5,
+    "laplace_2d_sinh": 3e-5,
     "poisson_2d_csg": 1e-4,
-    "poisson_3d": 1e-4,
-    "poisson_lshape": 1e-2,
-    "poisson_gaussian_bump": 1e-3,
-    "heat_1d": 1e-3,
-    "heat_1d_modes": 1e-3,
+    "poisson_3d": 1e-5,
+    "poisson_lshape": 3e-2,
+    "poisson_gaussian_bump": 5e-3,
+    "heat_1d": 1e-4,
+    "heat_1d_modes": 1e-4,
     "heat_1d_source": 1e-4,
-    "heat_2d": 1e-3,
-    "heat_neumann": 1e-3,
-    "heat_kernel": 1e-3,
-    "helmholtz_2d": 1e-3,
-    "burgers_1d": 1e-2,
-    "allen_cahn_kink": 1e-3,
+    "heat_2d": 1e-4,
+    "heat_neumann": 3e-5,
+    "heat_kernel": 1e-4,
+    "helmholtz_2d": 1e-4,
+    "burgers_1d": 1e-4,
+    "allen_cahn_kink": 3e-5,
 }
 
 

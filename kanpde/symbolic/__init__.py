@@ -19,6 +19,7 @@ from .library import SymbolicFunction as SymbolicFunction
 from .library import function_names as function_names
 from .library import get_function as get_function
 from .library import register_function as register_function
+from .library import unregister_function as unregister_function
 from .network import SymbolicLayer as SymbolicLayer
 from .network import SymbolicNetwork as SymbolicNetwork
 from .report import EdgeReport as EdgeReport
@@ -42,4 +43,5 @@ __all__ = [
     "select",
     "simple_values",
     "simplify_expression",
+    "unregister_function",
 ]

@@ -2,7 +2,7 @@
 
 A candidate is an exact sympy number with its float value: 0 and +-1 (always offered, because a network's
 internal scales are arbitrary and retraining absorbs them), then integers, rationals ``p/q`` with small ``q``,
-rational multiples of pi and of e, ordered by their distance to the number.
+rational multiples of pi, e, sqrt(2) and sqrt(3), ordered by their distance to the number.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ __all__ = ["SimpleValue", "simple_values", "nearest_distance"]
 _DENOMINATORS = (1, 2, 3, 4, 5, 6, 8, 10, 12)
 _PI_DENOMINATORS = (1, 2, 3, 4, 6)
 _E_DENOMINATORS = (1, 2)
+_ROOT_DENOMINATORS = (1, 2, 3, 4)
 
 
 class SimpleValue(NamedTuple):
@@ -44,6 +45,8 @@ def _nearby(v: float) -> list[SimpleValue]:
         _multiples(v, 1.0, sympy.Integer(1), _DENOMINATORS)
         + _multiples(v, math.pi, sympy.pi, _PI_DENOMINATORS)
         + _multiples(v, math.e, sympy.E, _E_DENOMINATORS)
+        + _multiples(v, math.sqrt(2), sympy.sqrt(2), _ROOT_DENOMINATORS)
+        + _multiples(v, math.sqrt(3), sympy.sqrt(3), _ROOT_DENOMINATORS)
     )
 
 
@@ -58,11 +61,14 @@ def nearest_distance(v: float) -> float:
 
 def simple_values(v: float, *, window: float = 0.05, max_candidates: int = 4) -> list[SimpleValue]:
     """Candidates for ``v``: 0 and ``sign(v)*1`` first, then up to ``max_candidates`` others within a relative
-    ``window`` of ``v``, nearest first (duplicates and ``v`` itself removed).
+    ``window`` of ``v``, nearest first (duplicates removed; a candidate equal to ``v`` in floating point stays: it
+    makes the constant exact).
 
     Example:
-        >>> [str(c.expr) for c in simple_values(3.14159)]
-        ['0', '1', 'pi', '25/8', '19/6', '31/10']
+        >>> [str(c.expr) for c in simple_values(3.14159)][:3]
+        ['0', '1', 'pi']
+        >>> [str(c.expr) for c in simple_values(-0.70711)][:3]
+        ['0', '-1', '-sqrt(2)/2']
     """
     first = [SimpleValue(0.0, sympy.Integer(0)), SimpleValue(math.copysign(1.0, v), sympy.Integer(1 if v >= 0 else -1))]
     scale = max(abs(v), 1e-3)
@@ -76,4 +82,4 @@ def simple_values(v: float, *, window: float = 0.05, max_candidates: int = 4) ->
         if c.value not in seen and len(out) < 2 + max_candidates:
             seen.add(c.value)
             out.append(c)
-    return [c for c in out if c.value != v or c.value in (0.0, 1.0, -1.0)]
+    return out

@@ -1,13 +1,15 @@
 """Fitting one edge activation by ``c*f(a*x + b) + d`` for every candidate ``f``, and choosing among them.
 
 For each candidate: a deterministic grid search over ``(a, b)`` (vectorised, chunked to cap memory; ``(c, d)`` by
-linear least squares in closed form at every grid point), then Levenberg-Marquardt on all free parameters from the
-best few grid points. The reported ``r2`` is the true coefficient of determination ``1 - SS_res/SS_tot`` on the
-samples (not a squared correlation), so it can be negative and is never NaN.
+linear least squares in closed form at every grid point), then Levenberg-Marquardt from the best few grid points,
+by variable projection: damped Gauss-Newton in ``(a, b)`` with the optimal ``(c, d)`` solved for at every step, so
+all four parameters are refined and the linear ones cannot slow the nonlinear ones down. The reported ``r2`` is the
+true coefficient of determination ``1 - SS_res/SS_tot`` on the samples (not a squared correlation), so it can be
+negative and is never NaN.
 
 Choice rule (:func:`select`): a fit is *degenerate* when only a sliver of ``f`` is used, so that ``c*f + d`` mimics
 a low-order polynomial by cancellation (``degeneracy = max|f| / range(f)`` on the samples above ``max_degeneracy``,
-default 10; e.g. ``473 - 473*cos(0.065*y)`` for ``y^2``, which fits a slightly noisy parabola better than the
+default 5; e.g. ``473 - 473*cos(0.065*y)`` for ``y^2``, which fits a slightly noisy parabola better than the
 parabola does). With ``u = 1 - R^2`` the unexplained fraction and ``u_best`` the smallest one among the
 non-degenerate fits, a non-degenerate candidate is *acceptable* when
 ``u <= min(select_factor * u_best, u_best + 1e-3) + select_atol``; the ranked list puts the acceptable candidates
@@ -27,9 +29,11 @@ from torch import Tensor
 
 from .library import SymbolicFunction, get_function, resolve_library
 
-__all__ = ["SymbolicFit", "fit_edge", "fit_candidate", "select", "r_squared"]
+__all__ = ["SymbolicFit", "fit_edge", "fit_candidate", "select", "r_squared", "degeneracy", "MAX_DEGENERACY"]
 
 _WORK_DTYPE = torch.float64
+#: Default limit above which a fit counts as degenerate (see :func:`select`).
+MAX_DEGENERACY = 5.0
 
 
 @dataclass(frozen=True)
@@ -141,79 +145,89 @@ def _grid_search(
     return out
 
 
-def _linear_cd(entry: SymbolicFunction, x: Tensor, y: Tensor, a: float, b: float) -> tuple[float, float]:
-    f = entry.torch_fn(a * x + b)
-    fc = f - f.mean()
-    var = float(fc @ fc)
-    c = float(fc @ (y - y.mean())) / var if var > 1e-300 else 0.0
-    return c, float(y.mean() - c * f.mean())
+def _project(
+    entry: SymbolicFunction, x: Tensor, y: Tensor, ab: Tensor, x_lo: float, x_hi: float, slopes: bool
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """For each row ``(a, b)``: the best ``(c, d)`` by linear least squares, the residual sum of squares (inf where
+    invalid) and, with ``slopes``, the Kaufman variable-projection Jacobian of the residual in ``(a, b)``.
 
-
-def _residuals(entry: SymbolicFunction, x: Tensor, y: Tensor, theta: Tensor, jacobian: bool) -> tuple[Tensor, Tensor]:
-    """Residuals of every parameter row (and their Jacobians). Shapes: theta ``(S, 4)`` -> ``(S, n)``, ``(S, n, 4)``."""
-    a, b, c, d = (theta[:, i : i + 1] for i in range(4))
-    u = (a * x + b).detach().requires_grad_(jacobian)
+    Shapes:
+        ab: ``(S, 2)``; returns cd ``(S, 2)``, sse ``(S,)``, residuals ``(S, n)``, jacobian ``(S, n, 2)``.
+    """
+    u = (ab[:, :1] * x + ab[:, 1:]).detach().requires_grad_(slopes)
     with torch.enable_grad():
-        fu = entry.torch_fn(u)
-        df = torch.autograd.grad(fu.sum(), u)[0] if jacobian else None
-    fu = fu.detach()
-    r = c * fu + d - y
-    if df is None:
-        return r, torch.empty(0)
-    return r, torch.stack([c * df * x, c * df, fu, torch.ones_like(fu)], dim=2)
-
-
-def _sse(entry: SymbolicFunction, x: Tensor, y: Tensor, theta: Tensor, x_lo: float, x_hi: float) -> Tensor:
-    """Residual sums of squares (inf outside the domain or where not finite). Shapes: ``(S, 4) -> (S,)``."""
-    valid = _valid(entry, theta[:, 0], theta[:, 1], x_lo, x_hi)
-    with torch.no_grad():
-        r = _residuals(entry, x, y, theta, jacobian=False)[0]
+        f = entry.torch_fn(u)
+        df = torch.autograd.grad(f.sum(), u)[0] if slopes else None
+    f = f.detach()
+    fc = f - f.mean(dim=1, keepdim=True)
+    var = (fc * fc).sum(dim=1)
+    usable = var > 1e-300
+    c = torch.where(usable, (fc @ (y - y.mean())) / var.clamp(min=1e-300), torch.zeros_like(var))
+    d = y.mean() - c * f.mean(dim=1)
+    r = c[:, None] * f + d[:, None] - y
     sse = (r * r).sum(dim=1)
-    return torch.where(valid & torch.isfinite(sse), sse, torch.full_like(sse, math.inf))
+    valid = _valid(entry, ab[:, 0], ab[:, 1], x_lo, x_hi) & torch.isfinite(sse)
+    sse = torch.where(valid, sse, torch.full_like(sse, math.inf))
+    jac = None
+    if df is not None:
+        g = c[:, None] * df  # d(c*f(a*x + b))/du
+        raw = torch.stack([g * x, g], dim=2)  # (S, n, 2)
+        raw = raw - raw.mean(dim=1, keepdim=True)  # project out the constant ...
+        along = (fc.unsqueeze(1) @ raw)[:, 0, :] / var.clamp(min=1e-300)[:, None]
+        jac = raw - fc.unsqueeze(2) * along.unsqueeze(1)  # ... and f: the (c, d) directions
+    return torch.stack([c, d], dim=1), sse, r, jac
 
 
 def _levenberg_marquardt(
-    entry: SymbolicFunction, x: Tensor, y: Tensor, theta: Tensor, free: Tensor, steps: int, floor: float
-) -> tuple[Tensor, Tensor]:
-    """Marquardt-scaled Levenberg-Marquardt on the ``free`` entries of each row ``(a, b, c, d)`` of ``theta``.
+    entry: SymbolicFunction, x: Tensor, y: Tensor, ab: Tensor, free: Tensor, steps: int, floor: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Variable-projection Levenberg-Marquardt: damped Gauss-Newton on the ``free`` ones of ``(a, b)``, with the
+    optimal ``(c, d)`` solved for at every evaluation (so the linear parameters never slow it down).
 
     All starts advance together (one trial step each per iteration). A start stops when an accepted step lowers
-    its residual sum of squares by less than a relative 1e-9, when that sum is below ``floor`` (exact to
-    rounding), or when its damping exceeds 1e12 (no descent).
+    its residual sum of squares by less than a relative 1e-6, when that sum is below ``floor`` (exact to
+    rounding), when its damping exceeds 1e12 (no descent), or when the argument ``a*x + b`` degenerates on the
+    data (spread below 1e-4, or centre beyond 1e4 spreads).
 
     Shapes:
-        theta: ``(S, 4)``; returns the parameters ``(S, 4)`` and their residual sums of squares ``(S,)``.
+        ab: ``(S, 2)``; returns ``(a, b)`` ``(S, 2)``, ``(c, d)`` ``(S, 2)`` and the residual sums of squares ``(S,)``.
     """
     x_lo, x_hi = float(x.min()), float(x.max())
-    sse = _sse(entry, x, y, theta, x_lo, x_hi)
+    middle, half = (x_hi + x_lo) / 2, (x_hi - x_lo) / 2
+    cd, sse, _, _ = _project(entry, x, y, ab, x_lo, x_hi, slopes=False)
     damping = torch.full_like(sse, 1e-3)
-    active = torch.isfinite(sse) & (sse > floor)
-    k = int(free.sum())
-    eye = torch.eye(k, dtype=theta.dtype)
+    active = torch.isfinite(sse) & (sse > floor) & bool(free.any())
+    eye = torch.eye(int(free.sum()), dtype=ab.dtype)
     for _ in range(steps):
         if not bool(active.any()):
             break
         rows = active.nonzero()[:, 0]
-        r, jac = _residuals(entry, x, y, theta[rows], jacobian=True)
+        _, _, r, jac = _project(entry, x, y, ab[rows], x_lo, x_hi, slopes=True)
+        assert jac is not None
         jac = jac[:, :, free]
         jtj = jac.transpose(1, 2) @ jac
         grad = (jac.transpose(1, 2) @ r.unsqueeze(2))[:, :, 0]
         finite = torch.isfinite(jtj).all(dim=(1, 2)) & torch.isfinite(grad).all(dim=1)
-        scaling = jtj.diagonal(dim1=1, dim2=2).clamp(min=1e-30)
-        lhs = jtj + damping[rows, None, None] * torch.diag_embed(scaling) + 1e-300 * eye
-        lhs = torch.where(finite[:, None, None], lhs, eye.expand_as(lhs))
-        step = torch.linalg.lstsq(lhs, -torch.where(finite[:, None], grad, torch.zeros_like(grad))).solution
-        trial = theta[rows].clone()
+        scaling = torch.diag_embed(jtj.diagonal(dim1=1, dim2=2).clamp(min=1e-30))
+        lhs = torch.where(finite[:, None, None], jtj + damping[rows, None, None] * scaling, eye.expand_as(jtj))
+        step = torch.linalg.solve(lhs, -torch.where(finite[:, None], grad, torch.zeros_like(grad)))
+        trial = ab[rows].clone()
         trial[:, free] += step
-        trial_sse = _sse(entry, x, y, trial, x_lo, x_hi)
+        trial_cd, trial_sse, _, _ = _project(entry, x, y, trial, x_lo, x_hi, slopes=False)
         better = finite & (trial_sse < sse[rows])
-        small_gain = better & (sse[rows] - trial_sse <= 1e-9 * sse[rows])
-        theta[rows] = torch.where(better[:, None], trial, theta[rows])
+        small_gain = better & (sse[rows] - trial_sse <= 1e-6 * sse[rows])
+        ab[rows] = torch.where(better[:, None], trial, ab[rows])
+        cd[rows] = torch.where(better[:, None], trial_cd, cd[rows])
         sse[rows] = torch.where(better, trial_sse, sse[rows])
         damping[rows] = torch.where(better, (damping[rows] / 3).clamp(min=1e-12), damping[rows] * 4)
-        stop = ~finite | small_gain | (sse[rows] <= floor) | (damping[rows] > 1e12)
+        # the argument's spread and centre on the data: a start whose spread vanishes, or whose centre runs away,
+        # is turning f into a line by cancellation (a degenerate fit) and would creep on forever
+        spread = (ab[rows, 0] * half).abs()
+        centre = (ab[rows, 0] * middle + ab[rows, 1]).abs()
+        runaway = (spread < 1e-4) | (centre > 1e4 * spread)
+        stop = ~finite | small_gain | runaway | (sse[rows] <= floor) | (damping[rows] > 1e12)
         active[rows[stop]] = False
-    return theta, sse
+    return ab, cd, sse
 
 
 def fit_candidate(
@@ -224,7 +238,7 @@ def fit_candidate(
     n_grid: int = 24,
     n_starts: int = 3,
     lm_steps: int = 50,
-    max_elements: int = 2**20,
+    max_elements: int = 2**15,
     max_search_points: int = 128,
 ) -> SymbolicFit | None:
     """Fit ``c*f(a*x + b) + d`` for one entry (``None`` when no parameters keep the argument in its domain).
@@ -236,9 +250,7 @@ def fit_candidate(
     ss_tot = float(((y - y.mean()) ** 2).sum())
     scale = float(y.abs().max()) * math.sqrt(n) + 1e-300
     x_lo, x_hi = float(x.min()), float(x.max())
-    free = torch.tensor(
-        [entry.a_mode not in ("one", "sign"), entry.b_mode != "zero", entry.name != "0", True], dtype=torch.bool
-    )
+    free = torch.tensor([entry.a_mode not in ("one", "sign"), entry.b_mode != "zero"], dtype=torch.bool)
     if entry.name == "0":
         theta, sse = torch.tensor([1.0, 0.0, 0.0, float(y.mean())], dtype=_WORK_DTYPE), ss_tot
     else:
@@ -254,22 +266,20 @@ def fit_candidate(
         order = order[torch.isfinite(scores[order])]
         if order.numel() == 0:
             return None
-        starts = torch.tensor(
-            [[float(a[i]), float(b[i]), *_linear_cd(entry, x, y, float(a[i]), float(b[i]))] for i in order.tolist()],
-            dtype=_WORK_DTYPE,
-        )
-        thetas, sses = _levenberg_marquardt(entry, x, y, starts, free, lm_steps, 1e-28 * ss_tot)
+        starts = torch.stack([a[order], b[order]], dim=1)
+        ab, cd, sses = _levenberg_marquardt(entry, x, y, starts, free, lm_steps, 1e-28 * ss_tot)
         best = int(torch.argmin(sses))  # first of the minima: deterministic
         if not math.isfinite(float(sses[best])):
             return None
-        theta, sse = thetas[best], float(sses[best])
+        theta, sse = torch.cat([ab[best], cd[best]]), float(sses[best])
     a_, b_, c_, d_ = entry.canonical(*(float(v) for v in theta))
     r2 = r_squared(sse, ss_tot, scale)
     rmse = math.sqrt(sse / n)
-    return SymbolicFit(entry.name, a_, b_, c_, d_, r2, entry.complexity, rmse, _degeneracy(entry, x, a_, b_))
+    return SymbolicFit(entry.name, a_, b_, c_, d_, r2, entry.complexity, rmse, degeneracy(entry, x, a_, b_))
 
 
-def _degeneracy(entry: SymbolicFunction, x: Tensor, a: float, b: float) -> float:
+def degeneracy(entry: SymbolicFunction, x: Tensor, a: float | Tensor, b: float | Tensor) -> float:
+    """``max|f(u)| / (max f(u) - min f(u))`` over ``u = a*x + b`` (1 for "0" and "x"; see :class:`SymbolicFit`)."""
     if entry.name in ("0", "x"):
         return 1.0
     with torch.no_grad():
@@ -283,7 +293,7 @@ def select(
     *,
     select_factor: float = 10.0,
     select_atol: float = 1e-9,
-    max_degeneracy: float = 10.0,
+    max_degeneracy: float = MAX_DEGENERACY,
 ) -> list[SymbolicFit]:
     """Rank fits by the choice rule of the module docstring (``fits[0]`` is the choice).
 
@@ -291,7 +301,8 @@ def select(
     max_degeneracy``), a non-degenerate fit is acceptable when ``u <= min(select_factor * u_best, u_best + 1e-3)
     + select_atol``: within a factor of the best when the best is good, and within 1e-3 of it when the best is
     poor (so a poor best is not traded for a simpler, worse one). Acceptable fits come first, by complexity then
-    ``u``; the others follow by ``u``.
+    ``u`` (among equally simple fits tied in ``u``, such as ``sin`` and ``cos`` with shifted phases, the one with
+    the smallest ``|b|`` first); the others follow by ``u``.
     """
     fits = list(fits)
     if not fits:
@@ -301,6 +312,17 @@ def select(
     best = min(unexplained[i] for i in regular)
     limit = min(select_factor * best, best + 1e-3) + select_atol
     good = sorted((i for i in regular if unexplained[i] <= limit), key=lambda i: (fits[i].complexity, unexplained[i]))
+    if good:  # equivalent fits (cos(2x + 1) = sin(2x + 2.57)): the one with the smallest shift reads best
+        first = good[0]
+        tied = [
+            i
+            for i in good
+            if fits[i].complexity == fits[first].complexity
+            and abs(unexplained[i] - unexplained[first]) <= 1e-6 * unexplained[first] + 1e-15
+        ]
+        pick = min(tied, key=lambda i: abs(fits[i].b))
+        good.remove(pick)
+        good.insert(0, pick)
     rest = sorted((i for i in range(len(fits)) if i not in good), key=lambda i: unexplained[i])
     return [fits[i] for i in good + rest]
 
@@ -324,11 +346,11 @@ def fit_edge(
     zero_tol: float = 1e-3,
     select_factor: float = 10.0,
     select_atol: float = 1e-9,
-    max_degeneracy: float = 10.0,
+    max_degeneracy: float = MAX_DEGENERACY,
     n_grid: int = 24,
     n_starts: int = 3,
     lm_steps: int = 50,
-    max_elements: int = 2**20,
+    max_elements: int = 2**15,
 ) -> list[SymbolicFit]:
     """Fit every library function to one edge's samples and rank the fits (``fits[0]`` is the choice).
 
@@ -344,7 +366,8 @@ def fit_edge(
         n_grid: grid points per search axis (the argument's spread and centre).
         n_starts: best grid points refined by Levenberg-Marquardt.
         lm_steps: Levenberg-Marquardt iterations per start.
-        max_elements: cap on the function values held at once during the grid search.
+        max_elements: cap on the function values held at once during the grid search (the default, 2**15, also
+            keeps each torch operation below its multi-threading grain: these are small, latency-bound tensors).
 
     Returns:
         The fits, ranked. A constant ``y`` gives only ``"0"`` (with R^2 = 1).

@@ -23,6 +23,7 @@ __all__ = [
     "SymbolicFunction",
     "DomainCheck",
     "register_function",
+    "unregister_function",
     "get_function",
     "resolve_library",
     "function_names",
@@ -189,11 +190,12 @@ def register_function(
 
     Example:
         >>> import torch, sympy
-        >>> from kanpde.symbolic import register_function
-        >>> entry = register_function("sigmoid", torch.sigmoid, lambda u: 1 / (1 + sympy.exp(-u)), 3,
-        ...                           overwrite=True)
-        >>> entry.name
-        'sigmoid'
+        >>> from kanpde.symbolic import fit_edge, register_function, unregister_function
+        >>> _ = register_function("x^5", lambda u: u**5, lambda u: u**5, 3)
+        >>> x = torch.linspace(-1, 1, 200, dtype=torch.float64)
+        >>> fit_edge(x, 2 * x**5 + 1, library=["x^3", "x^5"])[0].name
+        'x^5'
+        >>> unregister_function("x^5")
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
@@ -207,6 +209,21 @@ def register_function(
         name, torch_fn, sympy_fn, float(complexity), domain, a_mode, b_mode, parity, period, antiperiod
     )
     return _add(entry)
+
+
+def unregister_function(name: str) -> None:
+    """Remove a user entry added by :func:`register_function`.
+
+    Raises:
+        KeyError: unknown name.
+        ValueError: a built-in entry (they cannot be removed; ``register_function(..., overwrite=True)`` replaces
+            one).
+    """
+    if name not in _REGISTRY:
+        raise KeyError(f"no symbolic function named {name!r}; registered: {sorted(_REGISTRY)}")
+    if name in DEFAULT_LIBRARY:
+        raise ValueError(f"{name!r} is a built-in entry and cannot be removed")
+    del _REGISTRY[name]
 
 
 def get_function(name: str) -> SymbolicFunction:

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from . import refit
-from .fit import SymbolicFit
+from .fit import SymbolicFit, degeneracy
 from .library import get_function
 from .report import EdgeReport, SymbolicReport
 from .simplify import rationalize_floats, simplify_expression
@@ -36,6 +36,9 @@ class SymbolicLayer(nn.Module):
     Shapes:
         forward: ``(n_points, in_dim) -> (n_points, out_dim)``.
     """
+
+    frozen: Tensor
+    inverse: Tensor
 
     def __init__(self, functions: Sequence[Sequence[str]], *, dtype: torch.dtype = torch.float64) -> None:
         super().__init__()
@@ -71,7 +74,7 @@ class SymbolicLayer(nn.Module):
         """Set constant ``k`` of edge ``(i, j)`` to the exact ``value`` and freeze it."""
         with torch.no_grad():
             self.parameter(k)[i, j] = float(value)
-        self.frozen[k, i, j] = True
+            self.frozen[k, i, j] = True
         self.exact[(k, i, j)] = value
 
     def set_edge(self, i: int, j: int, fit: SymbolicFit) -> None:
@@ -93,11 +96,52 @@ class SymbolicLayer(nn.Module):
         a, b, c, d = (self.constant(k, i, j) for k in range(4))
         return c * get_function(self.functions[i][j]).sympy_fn(a * arg + b) + d
 
+    def _edge_values(self, u: Tensor, derivative: bool) -> tuple[Tensor, Tensor | None]:
+        """``f_ij(u_ij)`` (and ``f_ij'(u_ij)`` by autograd), shapes ``(n_points, in_dim, out_dim)``."""
+        flat = u.flatten(1)
+        values, slopes = [], []
+        for name, idx in self.groups.items():
+            piece = flat[:, idx]
+            if derivative:
+                piece = piece.detach().requires_grad_(True)
+                with torch.enable_grad():
+                    value = get_function(name).torch_fn(piece)
+                    slopes.append(torch.autograd.grad(value.sum(), piece)[0] if value.requires_grad else value * 0)
+                value = value.detach()
+            else:
+                value = get_function(name).torch_fn(piece)
+            values.append(value)
+        shape = (-1, self.in_dim, self.out_dim)
+        phi = torch.cat(values, dim=1)[:, self.inverse].view(shape)
+        slope = torch.cat(slopes, dim=1)[:, self.inverse].view(shape) if derivative else None
+        return phi, slope
+
     def forward(self, x: Tensor) -> Tensor:
-        u = (self.a * x.unsqueeze(2) + self.b).flatten(1)  # (n_points, in_dim*out_dim)
-        values = [get_function(name).torch_fn(u[:, idx]) for name, idx in self.groups.items()]
-        phi = torch.cat(values, dim=1)[:, self.inverse].view(-1, self.in_dim, self.out_dim)
+        phi = self._edge_values(self.a * x.unsqueeze(2) + self.b, derivative=False)[0]
         return (self.c * phi + self.d).sum(dim=1)
+
+    def jacobian_step(self, x: Tensor, dx: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Outputs and their Jacobian with respect to all earlier constants and this layer's ``(a, b, c, d)``.
+
+        Shapes:
+            x: ``(n_points, in_dim)``; dx: ``(n_points, in_dim, n_before)`` or None; returns
+            ``(n_points, out_dim)`` and ``(n_points, out_dim, n_before + 4*in_dim*out_dim)`` (this layer's
+            columns ordered as ``torch.cat([a.flatten(), b.flatten(), c.flatten(), d.flatten()])``).
+        """
+        with torch.no_grad():
+            u = self.a * x.unsqueeze(2) + self.b
+            phi, slope = self._edge_values(u, derivative=True)
+            assert slope is not None
+            c_slope = self.c * slope  # d(edge)/du
+            parts = [c_slope * x.unsqueeze(2), c_slope, phi, torch.ones_like(phi)]  # d(edge)/d(a, b, c, d)
+            # d(out_j)/d(theta_ij) = part_ij, and 0 for the constants of other outputs
+            local = torch.stack([torch.diag_embed(p) for p in parts], dim=3)  # (n, in, out, 4, out)
+            local = local.permute(0, 4, 3, 1, 2).reshape(x.shape[0], self.out_dim, -1)
+            out = (self.c * phi + self.d).sum(dim=1)
+            if dx is None:
+                return out, local
+            chain = torch.einsum("nio,nip->nop", c_slope * self.a, dx)
+            return out, torch.cat([chain, local], dim=2)
 
     def get_extra_state(self) -> dict[str, Any]:
         return {"functions": self.functions, "exact": {k: sympy.srepr(v) for k, v in self.exact.items()}}
@@ -128,10 +172,13 @@ class SymbolicNetwork(nn.Module):
         forward: ``(n_points, width[0]) -> (n_points, width[-1])``.
     """
 
+    width: list[int]
+
     def __init__(self, functions: Sequence[Sequence[Sequence[str]]]) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(SymbolicLayer(f) for f in functions)
-        self.width = [self.layers[0].in_dim] + [layer.out_dim for layer in self.layers]
+        layers = [SymbolicLayer(f) for f in functions]
+        self.layers = nn.ModuleList(layers)
+        self.width = [layers[0].in_dim] + [layer.out_dim for layer in layers]
         self.fits: dict[tuple[int, int, int], SymbolicFit] = {}
         self.report: SymbolicReport | None = None
 
@@ -147,6 +194,35 @@ class SymbolicNetwork(nn.Module):
             x = layer(x)
         return x
 
+    def flat_constants(self) -> tuple[Tensor, Tensor]:
+        """All constants as one vector (layer by layer, a, b, c, d, each row-major) and which are free."""
+        layers = self.symbolic_layers()
+        values = torch.cat([layer.parameter(k).detach().flatten() for layer in layers for k in range(4)])
+        free = torch.cat([~layer.frozen[k].flatten() for layer in layers for k in range(4)])
+        return values, free
+
+    def set_flat_constants(self, values: Tensor) -> None:
+        """Write a vector laid out as in :meth:`flat_constants` into the parameters."""
+        offset = 0
+        with torch.no_grad():
+            for layer in self.symbolic_layers():
+                for k in range(4):
+                    p = layer.parameter(k)
+                    p.copy_(values[offset : offset + p.numel()].view_as(p))
+                    offset += p.numel()
+
+    def jacobian(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Outputs and their Jacobian with respect to :meth:`flat_constants` (in closed form, layer by layer).
+
+        Shapes:
+            x: ``(n_points, width[0])``; returns ``(n_points, width[-1])``, ``(n_points, width[-1], n_constants)``.
+        """
+        dx = None
+        for layer in self.symbolic_layers():
+            x, dx = layer.jacobian_step(x, dx)
+        assert dx is not None
+        return x, dx
+
     def _data(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         x = x.detach().to(torch.float64)
         y = y.detach().to(torch.float64)
@@ -158,6 +234,19 @@ class SymbolicNetwork(nn.Module):
                 f"got {tuple(x.shape)}, {tuple(y.shape)}"
             )
         return x, y
+
+    def degeneracy(self, x: Tensor) -> dict[tuple[int, int, int], float]:
+        """Each live edge's :func:`~kanpde.symbolic.fit.degeneracy` on the inputs it sees at ``x``: large when the
+        edge uses a sliver of its function as a stand-in for a polynomial (``c = 0`` edges are left out)."""
+        out = {}
+        with torch.no_grad():
+            for l, layer in enumerate(self.symbolic_layers()):
+                for i, j in layer.edges():
+                    if float(layer.c[i, j]) != 0.0:
+                        entry = get_function(layer.functions[i][j])
+                        out[(l, i, j)] = degeneracy(entry, x[:, i], layer.a[i, j], layer.b[i, j])
+                x = layer(x)
+        return out
 
     def rmse(self, x: Tensor, y: Tensor) -> float:
         """Root mean squared error against ``y`` on ``x`` (inf when the network is not finite there)."""
@@ -210,10 +299,11 @@ class SymbolicNetwork(nn.Module):
         """Round free constants to simple exact values where that does not raise the error (in place).
 
         Candidates (:func:`~kanpde.symbolic.constants.simple_values`): 0 and +-1 first for every constant, then
-        integers, ``p/q``, multiples of pi and e within ``window`` of it, nearest first. Each trial fixes the
-        constant, retrains the others, and is kept when the RMSE on ``(x, y)`` stays within
-        ``(1 + rtol) * rmse_before_snapping + atol`` (a fixed reference, so errors cannot creep up snap after
-        snap); otherwise the previous state is restored.
+        integers, ``p/q``, multiples of pi, e, sqrt(2), sqrt(3) within ``window`` of it, nearest first. Each trial
+        fixes the constant, retrains the others, and is kept when the RMSE on ``(x, y)`` stays within
+        ``min((1 + rtol) * rmse_before, rmse_before + 0.01 * std(y)) + atol`` (a fixed reference, so errors cannot
+        creep up snap after snap; the cap keeps a poor fit from snapping wholesale); otherwise the previous state
+        is restored.
 
         Args:
             x, y: data (the KAN's training data, or the KAN's outputs).

@@ -2,9 +2,9 @@
 
 Two optimisers minimise the mean squared error over the constants that are not frozen:
 
-- ``"lm"``: Levenberg-Marquardt (Marquardt-scaled damping) with the Jacobian by forward-mode AD
-  (:func:`torch.func.jacfwd`). The problem is a small nonlinear least-squares problem, so it converges to rounding in
-  a few iterations; only steps that lower the error are taken, so it cannot diverge.
+- ``"lm"``: Levenberg-Marquardt (Marquardt-scaled damping) with the Jacobian in closed form
+  (:meth:`SymbolicNetwork.jacobian`). The problem is a small nonlinear least-squares problem, so it converges to
+  rounding in a few iterations; only steps that lower the error are taken, so it cannot diverge.
 - ``"lbfgs"``: L-BFGS with a strong-Wolfe line search, in chunks of 20 iterations; after a chunk whose loss or
   parameters are not finite, or whose loss rose, the last good state is restored.
 
@@ -33,7 +33,7 @@ _PARAMS = ("a", "b", "c", "d")
 
 def _free_parameters(net: SymbolicNetwork) -> list[tuple[str, Tensor, Tensor]]:
     """``(name, parameter, flat indices of its free entries)`` for every constant tensor of every layer."""
-    out = []
+    out: list[tuple[str, Tensor, Tensor]] = []
     for l, layer in enumerate(net.symbolic_layers()):
         for k in range(4):
             index = (~layer.frozen[k]).flatten().nonzero()[:, 0]
@@ -46,29 +46,19 @@ def retrain_lm(
 ) -> float:
     """Levenberg-Marquardt on the free constants (in place); returns the RMSE. ``x``, ``y``: float64, checked.
 
-    Stops after ``steps`` iterations, when the RMSE is at most ``good_enough``, when an iteration lowers the
-    squared error by less than the fraction ``stall``, or when no damping gives a decrease.
+    The Jacobian is computed in closed form (:meth:`SymbolicNetwork.jacobian`). Stops after ``steps``
+    iterations, when the RMSE is at most ``good_enough``, when an iteration lowers the squared error by less than
+    the fraction ``stall``, or when no damping gives a decrease.
     """
-    free = _free_parameters(net)
-    frozen_values = {name: p.detach().clone() for name, p, _ in free}
-    theta = torch.cat([p.detach().flatten()[index] for _, p, index in free])
-    if theta.numel() == 0:
+    theta, free = net.flat_constants()
+    if not bool(free.any()):
         return net.rmse(x, y)
 
-    def residual(values: Tensor) -> Tensor:
-        tensors, offset = {}, 0
-        for name, p, index in free:
-            flat = frozen_values[name].flatten()
-            if index.numel():
-                flat = flat.index_put((index,), values[offset : offset + index.numel()])
-                offset += index.numel()
-            tensors[name] = flat.view(p.shape)
-        return (torch.func.functional_call(net, tensors, (x,)) - y).flatten()
-
     def sse_of(values: Tensor) -> float:
+        net.set_flat_constants(values)
         with torch.no_grad():
-            r = residual(values)
-        value = float(r @ r)
+            r = net(x) - y
+        value = float((r * r).sum())
         return value if math.isfinite(value) else math.inf
 
     sse = sse_of(theta)
@@ -77,8 +67,10 @@ def retrain_lm(
     for _ in range(steps if math.isfinite(sse) else 0):
         if sse <= floor:
             break
-        jac = torch.func.jacfwd(residual)(theta)
-        r = residual(theta).detach()
+        net.set_flat_constants(theta)
+        out, jac = net.jacobian(x)
+        r = (out - y).flatten()
+        jac = jac.reshape(r.numel(), -1)[:, free]
         jtj, grad = jac.T @ jac, jac.T @ r
         if not bool(torch.isfinite(jtj).all() & torch.isfinite(grad).all()):
             break
@@ -86,7 +78,8 @@ def retrain_lm(
         previous = sse
         while damping < 1e12:
             step = torch.linalg.lstsq(jtj + damping * scaling, -grad[:, None]).solution[:, 0]
-            trial = theta + step
+            trial = theta.clone()
+            trial[free] += step
             trial_sse = sse_of(trial)
             if trial_sse < sse:
                 theta, sse, damping = trial, trial_sse, max(damping / 3, 1e-12)
@@ -94,12 +87,7 @@ def retrain_lm(
             damping *= 4
         if sse == previous or previous - sse <= stall * previous:
             break
-    with torch.no_grad():
-        offset = 0
-        for _, p, index in free:
-            if index.numel():
-                p.view(-1)[index] = theta[offset : offset + index.numel()]
-                offset += index.numel()
+    net.set_flat_constants(theta)
     return net.rmse(x, y)
 
 
@@ -158,24 +146,30 @@ def snap_constants(
 ) -> list[str]:
     """Snap free constants to simple exact values where the error allows (see :meth:`SymbolicNetwork.snap_constants`).
 
-    Phase 1 tries only 0 and +-1 on every constant: a network's internal scales and offsets are arbitrary, and
-    fixing them first makes the remaining constants take their natural values. Phase 2 (twice) tries the other
-    candidates near each remaining constant. Constants are visited nearest-to-a-simple-value first.
+    Phase 1 tries only 0 and +-1 on every constant, layer by layer from the inputs: a network's internal scales
+    and offsets are arbitrary, and fixing them first makes the remaining constants take their natural values
+    (``x*y`` comes out as ``((x + y)^2 - (x - y)^2)/4`` rather than with ``1/sqrt(2)`` inside). Phase 2 (twice)
+    tries the other candidates near each remaining constant. Within a phase, constants are visited
+    nearest-to-a-simple-value first.
     """
     if atol is None:
         atol = 1e-8 * max(float(y.std()) if y.numel() > 1 else 0.0, float(y.abs().max()), 1e-300)
-    limit = (1 + rtol) * net.rmse(x, y) + atol
+    before = net.rmse(x, y)
+    spread = float(y.std()) if y.numel() > 1 else 0.0
+    # 10% of a poor fit's error would let everything snap (a sawtooth fit became "1/2"): the increase is also
+    # capped at 1% of the data's spread
+    limit = min((1 + rtol) * before, before + 1e-2 * spread) + atol
     snapped: list[str] = []
     for phase in (1, 2, 2):
-        todo = sorted(
-            (nearest_distance(float(layer.parameter(k).detach()[i, j])), l, k, i, j)
+        todo = sorted(  # phase 1 fixes the gauge from the inputs on: earlier layers first
+            (l if phase == 1 else 0, nearest_distance(float(layer.parameter(k).detach()[i, j])), l, k, i, j)
             for l, layer in enumerate(net.symbolic_layers())
             for k in range(4)
             for i, j in layer.edges()
             if not layer.frozen[k, i, j]
         )
         changed = False
-        for _, l, k, i, j in todo:
+        for _, _, l, k, i, j in todo:
             layer = net.symbolic_layers()[l]
             value = float(layer.parameter(k).detach()[i, j])
             candidates = simple_values(value, window=window)

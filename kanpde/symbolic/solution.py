@@ -85,29 +85,36 @@ def _constraint_formulas(solver: Solver, symbols: list[sympy.Symbol]) -> tuple[s
     return (t - t0) / _rational(problem.time.length) * distance, lift
 
 
-def solution_formula(solver: Solver, *, n_samples: int = 2048, **options: Any) -> SolutionFormula:
+def solution_formula(
+    solver: Solver, *, n_samples: int = 512, max_simplify_ops: int = 80, **options: Any
+) -> SolutionFormula:
     """The trained solution (field 0) as a simplified sympy expression, with its fit errors.
 
     Args:
         solver: a trained solver.
         n_samples: interior points the edges are fitted on and the formula is checked at.
+        max_simplify_ops: simplify only expressions of at most this many operations (sympy's simplification time
+            grows fast with size; a formula of a 2-10-1 network has hundreds).
         options: passed to :func:`~kanpde.symbolic.extract.auto_symbolic` (library, r2_threshold, ...).
     """
     problem, approx = solver.problem, solver.approximation
     generator = torch.Generator().manual_seed(solver.seed + 104729)
     points = problem.domain.sample_interior(n_samples, generator=generator, sampler="halton", dtype=solver.dtype)
     scaled = approx.normalized(points).detach()
+    # A PDE network has many edges: a lighter search than auto_symbolic's defaults keeps this to seconds.
+    options = {"retrain_steps": 20, "alternatives": 0, "fit_options": {"n_starts": 1, "lm_steps": 15}} | options
     network = auto_symbolic(solver.model, scaled, **options)
     symbols = [sympy.Symbol(c) for c in problem.coords]
     inner = [sympy.Symbol(f"_s{i}") for i in range(len(symbols))]
-    expr = network.formula(inner, simplify=False)
+    expr = network.formula(inner, simplify=sympy.count_ops(network.formula(inner, simplify=False)) <= max_simplify_ops)
     centre = approx.center.tolist()
     scale = approx.scale.tolist()
     expr = expr.subs({v: _rational(s) * (x - _rational(c)) for v, x, s, c in zip(inner, symbols, scale, centre)})
     if approx.constraint is not None:
         b, g = _constraint_formulas(solver, symbols)
         expr = b * expr + g
-    expr = simplify_expression(expr)
+    if sympy.count_ops(expr) <= max_simplify_ops:  # sympy's simplification grows fast with the expression
+        expr = simplify_expression(expr)
     values = _evaluate(expr, symbols, points)
     with torch.no_grad():
         network_values = approx(points)[:, 0]
