@@ -17,6 +17,10 @@ Implementation note: theta in [0, 3 pi/2] is written with atan2 rotated so that 
 the removed quadrant: with phi = atan2(-(x + y), y - x) in [-3 pi/4, 3 pi/4] on the domain, theta = phi + 3 pi/4
 and sin(2 theta/3) = cos(2 phi/3).
 
+Measured with kanpde 0.1.0 while this suite was written (seed 0, one thread, ``SETTINGS``): relative L2 error
+1.2e-2, max error 0.10 (at the corner); grid extension 5 -> 10 -> 20 lowered it only from 3.0e-2, as expected
+for a singular solution approximated by uniform knots.
+
 Parameters: none.
 """
 
