@@ -7,7 +7,8 @@ Every module exposes:
   their defaults) overridable by keyword; an unknown keyword is a TypeError;
 - ``exact_solution(points, **overrides) -> Tensor``: the exact solution in torch, ``(n_points, n_coords) ->
   (n_points,)`` (columns x, y, z then t), written independently of the problem's ``exact`` expression;
-- ``SETTINGS``: recommended solver settings (``width``, ``grid_schedule``, ``steps``, ``n_interior``);
+- ``SETTINGS``: recommended solver settings (``width``, ``grid_schedule``, ``steps``, and ``n_interior`` unless
+  the solver's default is meant);
 - ``BASELINE``: published or measured reference figures (``{"source": ..., "rel_l2": ..., ...}``) or None;
 - ``SMOOTH``: whether the solution is smooth (the 1e-4 accuracy target applies) or not.
 
@@ -15,7 +16,7 @@ Example:
     >>> import problems, kanpde as kp
     >>> module = problems.load("poisson_1d")
     >>> settings = module.SETTINGS
-    >>> solver = kp.Solver(module.make_problem(), width=settings["width"], n_interior=settings["n_interior"])
+    >>> solver = kp.Solver(module.make_problem(), width=settings["width"], n_interior=settings.get("n_interior"))
     >>> result = solver.solve(grid_schedule=settings["grid_schedule"], steps=settings["steps"], progress=False)
 """
 

@@ -103,13 +103,13 @@ def test_module_declares_its_interface(name: str) -> None:
     assert module.BASELINE is None or ("source" in module.BASELINE and "rel_l2" in module.BASELINE)
     assert set(VARIANTS[name]) == set(module.PARAMETERS), "VARIANTS must exercise every parameter"
     settings = module.SETTINGS
-    assert {"width", "grid_schedule", "steps", "n_interior"} <= set(settings)
+    assert {"width", "grid_schedule", "steps"} <= set(settings)  # no n_interior: the solver's default
     problem = module.make_problem()
     assert isinstance(problem, kp.Problem)
     assert problem.exact is not None
     assert settings["width"][0] == problem.n_coords and settings["width"][-1] == problem.n_fields == 1
     validate_grid_schedule(settings["grid_schedule"])
-    assert settings["steps"] >= 1 and settings["n_interior"] >= 1
+    assert settings["steps"] >= 1 and settings.get("n_interior", 1) >= 1
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -213,7 +213,8 @@ def one_thread() -> Any:
 def _solve(name: str, **changes: Any) -> kp.Result:
     module = problems.load(name)
     settings = {**module.SETTINGS, **changes}
-    solver = kp.Solver(module.make_problem(), width=settings["width"], seed=0, n_interior=settings["n_interior"])
+    n_interior = settings.get("n_interior")  # None: the solver's default
+    solver = kp.Solver(module.make_problem(), width=settings["width"], seed=0, n_interior=n_interior)
     return solver.solve(grid_schedule=settings["grid_schedule"], steps=settings["steps"], progress=False)
 
 
