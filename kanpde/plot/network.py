@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from collections.abc import Sequence
-from pathlib import Path
 from typing import cast
 
 import numpy as np
@@ -114,18 +112,11 @@ def _draw_layer(
 
 
 def _save_png_atomically(fig: Figure, path: str | os.PathLike[str]) -> None:
-    """Write the PNG to a temporary file beside ``path``, then rename it over ``path`` (readers never see half)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        # Mode "xb" creates a new file with the umask's permissions (unlike mkstemp's 0600).
-        with open(temporary, "xb") as handle:
-            fig.savefig(handle, format="png")
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    """Write the PNG atomically (see :func:`kanpde.io.atomic.atomic_path`): readers never see half a file."""
+    from ..io.atomic import atomic_path
+
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        fig.savefig(handle, format="png")
 
 
 def plot_network(
