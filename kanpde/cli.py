@@ -3,6 +3,8 @@
 - ``kanpde solve [PROBLEM] [--grid-schedule 5,10,20] [--steps N] [--out DIR]``: solve a problem of the suite
   (``problems/NAME.py``) or any Python file defining ``make_problem()`` (or a ``problem`` variable); without
   PROBLEM, the default 2-D Poisson problem. Prints a summary and writes the results into DIR.
+  ``--distributed`` under ``torchrun --nproc_per_node=N -m kanpde solve ...`` shards the collocation points over
+  the processes (gloo on CPU, NCCL on CUDA); rank 0 prints and writes.
 - ``kanpde list``: the problems of the suite.
 - ``kanpde bench [PROBLEMS...]``: solve each with its recommended settings and print a table with the published
   baseline beside it; ``kanpde bench kan`` runs the KAN speed benchmark, ``kanpde bench accuracy`` the
@@ -56,6 +58,11 @@ def resolve_problem(name: str | None) -> tuple[str, ModuleType]:
     if path.suffix == ".py" or path.exists():
         if not path.is_file():
             raise SystemExit(f"kanpde: no such file: {name}")
+        if (path.parent / "__init__.py").is_file():  # a file of a package (e.g. problems/): relative imports work
+            root = str(path.resolve().parent.parent)
+            if root not in sys.path:
+                sys.path.insert(0, root)
+            return path.stem, importlib.import_module(f"{path.resolve().parent.name}.{path.stem}")
         return path.stem, _load_module(path)
     candidate = problems_dir() / f"{name}.py"
     if not candidate.is_file():
@@ -105,17 +112,33 @@ def solve_command(args: argparse.Namespace) -> int:
     name, module = resolve_problem(args.problem)
     problem = build_problem(module)
     settings, schedule, steps = _settings(module, args)
-    solver = kp.Solver(problem, seed=args.seed, **settings)
-    print(f"kanpde: solving {name}: {problem.description}")
-    result = solver.solve(grid_schedule=schedule, steps=steps, progress=not args.quiet)
-    print(result.summary())
+    for key in ("n_interior", "chunk_size", "device"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    root = True
+    if args.distributed:
+        from .pde.distributed import init_from_environment
+
+        comm = init_from_environment(settings.get("device", "cpu"))
+        root = comm.is_root
+        if str(settings.get("device", "cpu")).startswith("cuda"):
+            settings["device"] = f"cuda:{torch.cuda.current_device()}"
+    say = print if root else (lambda *a, **k: None)
+    solver = kp.Solver(problem, seed=args.seed, distributed=args.distributed, **settings)
+    say(f"kanpde: solving {name}: {problem.description}")
+    if args.distributed:
+        say(f"kanpde: {solver.comm.world_size} processes, {torch.distributed.get_backend()} backend")
+    result = solver.solve(grid_schedule=schedule, steps=steps, progress=root and not args.quiet)
+    say(result.summary())
     rel = "n/a" if result.rel_l2 is None else f"{result.rel_l2:.3e}"
     mx = "n/a" if result.max_abs is None else f"{result.max_abs:.3e}"
-    print(f"relative L2 error {rel}, max error {mx}, {result.seconds:.1f} s")
-    out = Path(args.out)
-    written = write_outputs(solver, result, out, name)
-    for path in written:
-        print(f"wrote {path}")
+    say(f"relative L2 error {rel}, max error {mx}, {result.seconds:.1f} s")
+    if root:  # in a distributed run every rank holds the same model: rank 0 writes
+        for path in write_outputs(solver, result, Path(args.out), name):
+            print(f"wrote {path}")
+    if args.distributed:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return 0
 
 
@@ -225,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--seed", type=int, default=0)
     solve.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     solve.add_argument("--quiet", action="store_true", help="no progress bar")
+    solve.add_argument("--n-interior", type=int, default=None, help="interior collocation points per stage")
+    solve.add_argument("--chunk-size", type=int, default=None, help="most points evaluated at once (memory)")
+    solve.add_argument("--device", default=None, help="cpu (default), cuda, cuda:1, ...")
+    solve.add_argument(
+        "--distributed", action="store_true", help="shard the points over torchrun's processes (gloo/NCCL)"
+    )
     solve.set_defaults(handler=solve_command)
     lister = sub.add_parser("list", help="list the reference problems")
     lister.set_defaults(handler=list_command)

@@ -21,8 +21,10 @@ from torch.func import functional_call, jacrev, vmap
 
 from .approximation import Approximation
 from .conditions import AbstractCondition, ConditionPoints, Periodic
+from .distributed import SINGLE, Communicator
 from .fields import FieldJet, Fields, JetRequest
-from .loss import CollocationBatch
+from .loss import CollocationBatch, term_labels
+from .objective import DEFAULT_CHUNK_SIZE
 from .problem import Problem
 
 __all__ = ["ResidualSystem", "levenberg_marquardt_step", "LMState"]
@@ -55,13 +57,25 @@ def _jet_from(rows: dict[str, Tensor], prefix: str, dims: tuple[int, ...] | None
 
 @dataclass
 class _Block:
-    """One kind of residual: a function of (parameters, rows of data) -> ``(n_rows, m)``, its data, row scale."""
+    """One kind of residual: a function of (parameters, rows of data) -> ``(n_rows, m)``, its data, row scale.
+
+    ``n_points`` counts the term's points over all ranks (the mean divides by it); ``data`` holds this rank's.
+    """
 
     label: str
     fn: Callable[[Params, dict[str, Tensor]], Tensor]
     data: dict[str, Tensor]
     scale: float
     n_points: int
+
+    def chunks(self, chunk_size: int) -> list[dict[str, Tensor]]:
+        """``data`` in contiguous row chunks of at most ``chunk_size`` rows (one empty chunk when no rows)."""
+        n_rows = len(next(iter(self.data.values())))
+        n_parts = max(1, -(-n_rows // chunk_size))
+        if n_parts == 1:
+            return [self.data]
+        split = {k: torch.tensor_split(v, n_parts) for k, v in self.data.items()}
+        return [{k: parts[i] for k, parts in split.items()} for i in range(n_parts)]
 
 
 class ResidualSystem:
@@ -73,6 +87,10 @@ class ResidualSystem:
         batch: collocation points of the stage.
         request: derivatives the PDE residual needs.
         weights: loss weights by term label (or kind), default 1.
+        counts: points of each term over all ranks (default: those of ``batch``).
+        chunk_size: most rows of one term evaluated at once (the Jacobian of a chunk is
+            ``chunk_size x n_parameters``; the normal equations are summed chunk by chunk).
+        comm: the ranks of a distributed run (``batch`` is then this rank's shard).
     """
 
     def __init__(
@@ -82,18 +100,19 @@ class ResidualSystem:
         batch: CollocationBatch,
         request: JetRequest,
         weights: Mapping[str, float],
+        *,
+        counts: Mapping[str, int] | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        comm: Communicator = SINGLE,
     ) -> None:
         self.caller = _JetCall(approx)
         self.names = [name for name, _ in self.caller.named_parameters()]
-        self.problem, self.request = problem, request
-        self.blocks: list[_Block] = [self._interior_block(batch, weights)]
-        labels = {"pde"}
-        for condition, where in batch.conditions:
-            label = condition.label
-            while label in labels:
-                label += "'"
-            labels.add(label)
-            self.blocks.append(self._condition_block(label, condition, where, weights))
+        self.problem, self.request, self.chunk_size, self.comm = problem, request, chunk_size, comm
+        labels = term_labels(batch)
+        counts = dict(labels) if counts is None else dict(counts)
+        self.blocks: list[_Block] = [self._interior_block(batch, weights, counts["pde"])]
+        for (label, _), (condition, where) in zip(labels[1:], batch.conditions):
+            self.blocks.append(self._condition_block(label, condition, where, weights, counts[label]))
 
     def parameters(self) -> Params:
         return {name: p.detach() for name, p in self.caller.named_parameters()}
@@ -107,7 +126,7 @@ class ResidualSystem:
     def _weight(weights: Mapping[str, float], label: str) -> float:
         return float(weights.get(label, weights.get(label.split("[")[0].rstrip("'"), 1.0)))
 
-    def _interior_block(self, batch: CollocationBatch, weights: Mapping[str, float]) -> _Block:
+    def _interior_block(self, batch: CollocationBatch, weights: Mapping[str, float], n: int) -> _Block:
         problem, request, caller = self.problem, self.request, self.caller
         dims = request.laplacian_dims
         data = {"points": batch.interior}
@@ -123,11 +142,10 @@ class ResidualSystem:
             jet = functional_call(caller, params, (p, request, constraint))
             return problem.residual(Fields(jet, p, problem.coords)).reshape(len(p), -1)
 
-        n = len(batch.interior)
         return _Block("pde", fn, data, (self._weight(weights, "pde") / n) ** 0.5, n)
 
     def _condition_block(
-        self, label: str, condition: AbstractCondition, where: ConditionPoints, weights: Mapping[str, float]
+        self, label: str, condition: AbstractCondition, where: ConditionPoints, weights: Mapping[str, float], n: int
     ) -> _Block:
         problem, caller = self.problem, self.caller
         request = JetRequest(level=condition.order)
@@ -148,26 +166,57 @@ class ResidualSystem:
                 residual = condition.residual(fields_at(params, p), ConditionPoints(p, rows.get("normals")))
             return residual.reshape(len(p), -1)
 
-        n = len(where.points)
         return _Block(label, fn, data, (self._weight(weights, label) / n) ** 0.5, n)
 
-    def residuals(self, params: Params) -> tuple[Tensor, dict[str, float]]:
-        """The stacked weighted residual vector and each term's unweighted mean square."""
-        parts, terms = [], {}
-        for block in self.blocks:
-            r = block.fn(params, block.data).reshape(-1)
-            terms[block.label] = float((r.detach() ** 2).sum() / block.n_points)
-            parts.append(r * block.scale)
-        return torch.cat(parts), terms
+    def _sums(self, sums: Tensor, labels: list[str]) -> tuple[float, dict[str, float]]:
+        """Loss and terms from per-block sums of squared (unweighted) residuals, summed over the ranks."""
+        self.comm.sum_(sums)
+        terms = {label: float(s) / block.n_points for label, s, block in zip(labels, sums.tolist(), self.blocks)}
+        loss = sum(float(s) * block.scale**2 for s, block in zip(sums.tolist(), self.blocks))
+        return loss, terms
 
-    def jacobian(self, params: Params) -> Tensor:
-        """``d r / d theta``, shape ``(n_rows, n_parameters)`` (parameters flattened in ``named_parameters`` order)."""
-        rows = []
-        for block in self.blocks:
-            per_point = vmap(jacrev(_single_row(block.fn)), in_dims=(None, 0))(params, block.data)  # (n, m, *shape)
-            flat = [per_point[name].reshape(block.n_points, -1, params[name].numel()) for name in self.names]
-            rows.append(torch.cat(flat, dim=2).reshape(-1, sum(t.shape[2] for t in flat)) * block.scale)
-        return torch.cat(rows)
+    def loss(self, params: Params) -> tuple[float, dict[str, float]]:
+        """The weighted loss ``||r||^2`` and each term's unweighted mean square (over all ranks)."""
+        sums = torch.zeros(len(self.blocks), dtype=torch.float64)
+        with torch.no_grad():
+            for i, block in enumerate(self.blocks):
+                for rows in block.chunks(self.chunk_size):
+                    sums[i] += float(block.fn(params, rows).square().sum())
+        return self._sums(sums, [b.label for b in self.blocks])
+
+    def jacobian(self, params: Params, rows: dict[str, Tensor], block: _Block) -> Tensor:
+        """Scaled ``d r / d theta`` of ``rows`` of ``block``: ``(n_rows * m, n_parameters)``, parameters flattened
+        in ``named_parameters`` order."""
+        n = len(rows["points"])
+        per_point = vmap(jacrev(_single_row(block.fn)), in_dims=(None, 0))(params, rows)  # (n, m, *shape)
+        flat = [per_point[name].reshape(n, -1, params[name].numel()) for name in self.names]
+        return torch.cat(flat, dim=2).reshape(-1, sum(t.shape[2] for t in flat)) * block.scale
+
+    def normal_equations(self, params: Params) -> tuple[Tensor, Tensor, float, dict[str, float]]:
+        """``(J^T J, J^T r, loss, terms)`` summed chunk by chunk and over the ranks.
+
+        Memory: ``n_parameters^2`` plus one chunk's Jacobian, whatever the number of points.
+        """
+        n_params = sum(p.numel() for p in params.values())
+        reference = next(iter(params.values()))
+        normal = torch.zeros(n_params, n_params, dtype=reference.dtype, device=reference.device)
+        gradient = torch.zeros(n_params, dtype=reference.dtype, device=reference.device)
+        sums = torch.zeros(len(self.blocks), dtype=torch.float64)
+        for i, block in enumerate(self.blocks):
+            for rows in block.chunks(self.chunk_size):
+                if len(rows["points"]) == 0:
+                    continue
+                with torch.no_grad():
+                    r = block.fn(params, rows).reshape(-1)
+                sums[i] += float(r.square().sum())
+                jac = self.jacobian(params, rows, block)
+                normal.addmm_(jac.T, jac)
+                gradient.addmv_(jac.T, r * block.scale)
+        if self.comm.world_size > 1:
+            self.comm.sum_(normal)
+            self.comm.sum_(gradient)
+        loss, terms = self._sums(sums, [b.label for b in self.blocks])
+        return normal, gradient, loss, terms
 
 
 def _single_row(fn: Callable[[Params, dict[str, Tensor]], Tensor]) -> Callable[[Params, dict[str, Tensor]], Tensor]:
@@ -205,11 +254,7 @@ def levenberg_marquardt_step(
     Returns:
         (new parameters, loss before the step, unweighted terms before the step, whether a step was accepted).
     """
-    residual, terms = system.residuals(params)
-    loss = float(residual.square().sum())
-    jac = system.jacobian(params)
-    normal = jac.T @ jac
-    gradient = jac.T @ residual.detach()
+    normal, gradient, loss, terms = system.normal_equations(params)
     scale = float(normal.diagonal().mean().clamp_min(torch.finfo(normal.dtype).tiny))
     eye = torch.eye(len(normal), dtype=normal.dtype, device=normal.device)
     while state.mu <= state.max_mu:
@@ -219,7 +264,7 @@ def levenberg_marquardt_step(
             continue
         delta = torch.cholesky_solve(-gradient.unsqueeze(1), factor).squeeze(1)
         candidate = _shifted(params, system.names, delta)
-        new_loss = float(system.residuals(candidate)[0].square().sum())
+        new_loss = system.loss(candidate)[0]
         if new_loss < loss:
             state.mu = max(state.mu / 3, state.min_mu)
             return candidate, loss, terms, True

@@ -17,7 +17,7 @@ from .conditions import AbstractCondition, ConditionPoints, Periodic
 from .fields import FieldJet, Fields, JetRequest
 from .problem import Problem
 
-__all__ = ["CollocationBatch", "compute_losses", "total_loss", "pde_residual"]
+__all__ = ["CollocationBatch", "compute_losses", "total_loss", "pde_residual", "term_labels"]
 
 
 @dataclass
@@ -58,13 +58,26 @@ def _condition_fields(approx: Approximation, problem: Problem, points: Tensor, o
 
 
 def compute_losses(
-    approx: Approximation, problem: Problem, batch: CollocationBatch, request: JetRequest
+    approx: Approximation,
+    problem: Problem,
+    batch: CollocationBatch,
+    request: JetRequest,
+    denominators: Mapping[str, int] | None = None,
 ) -> dict[str, Tensor]:
     """Mean squared residual of the PDE (``"pde"``) and of each condition (by its label), unweighted.
 
-    Conditions of the same derivative order share one network evaluation.
+    Conditions of the same derivative order share one network evaluation. With ``denominators`` (term label ->
+    number of points), each term is ``sum(residual^2) / denominators[label]`` instead of the mean: the part of
+    the term that this batch contributes when it is one chunk (or one rank's shard) of a larger set.
     """
-    losses = {"pde": pde_residual(approx, problem, batch.interior, request, batch.interior_constraint).square().mean()}
+
+    def reduce(label: str, residual: Tensor) -> Tensor:
+        if denominators is None:
+            return residual.square().mean()
+        return residual.square().sum() / denominators[label]
+
+    residual = pde_residual(approx, problem, batch.interior, request, batch.interior_constraint)
+    losses = {"pde": reduce("pde", residual)}
     by_order: dict[int, list[tuple[AbstractCondition, ConditionPoints]]] = {}
     for condition, where in batch.conditions:
         by_order.setdefault(condition.order, []).append((condition, where))
@@ -90,8 +103,25 @@ def compute_losses(
             key = condition.label
             while key in losses:  # two conditions of the same kind on the same part: keep both terms
                 key += "'"
-            losses[key] = value.square().mean()
+            losses[key] = reduce(key, value)
     return losses
+
+
+def term_labels(batch: CollocationBatch) -> list[tuple[str, int]]:
+    """``(label, n_points)`` of every loss term of ``batch``, labels as :func:`compute_losses` names them.
+
+    (Repeated labels get a prime; repeats share a kind, hence a derivative order, so the numbering here in
+    condition order matches :func:`compute_losses`' numbering by order group.)
+    """
+    labels = [("pde", len(batch.interior))]
+    taken = {"pde"}
+    for condition, where in batch.conditions:
+        key = condition.label
+        while key in taken:
+            key += "'"
+        taken.add(key)
+        labels.append((key, len(where.points)))
+    return labels
 
 
 def _slice_fields(fields: Fields, start: int, n: int) -> Fields:

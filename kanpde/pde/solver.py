@@ -7,6 +7,7 @@ large), restart the optimiser, take ``steps`` steps. L-BFGS with a strong-Wolfe 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -21,9 +22,11 @@ from ..kan.network import validate_width
 from ..kan.training import OPTIMIZERS, loss_scale, make_optimizer, optimizer_step
 from .approximation import Approximation, exact_dirichlet, exact_dirichlet_applies
 from .conditions import Dirichlet, Initial
+from .distributed import SINGLE, communicator
 from .fields import probe
 from .gauss_newton import LMState, ResidualSystem, levenberg_marquardt_step
-from .loss import CollocationBatch, compute_losses, pde_residual, total_loss
+from .loss import CollocationBatch, pde_residual
+from .objective import DEFAULT_CHUNK_SIZE, LossObjective, shard_batch, whole_batch_counts
 from .problem import Problem
 from .result import Result, StageRecord, StepRecord
 from .sampling import make_sampler, resample_by_residual
@@ -80,6 +83,10 @@ class Solver:
             on the 2-D Poisson problem it raised the error from 1.4e-5 to 4.3e-5 and doubled the time).
         adaptive_sampling: draw each stage's interior points where the residual is large (RAD).
         n_test: points of the error evaluation.
+        chunk_size: most points of one point set evaluated at once (memory grows with it, not with the number
+            of points; results do not depend on it beyond rounding).
+        distributed: shard the points over the ranks of the initialised ``torch.distributed`` process group
+            (e.g. under ``torchrun``); losses and gradients are summed so every rank takes the same steps.
 
     Example:
         >>> import kanpde as kp
@@ -109,6 +116,8 @@ class Solver:
         update_grid: bool = False,
         adaptive_sampling: bool = False,
         n_test: int = 20_000,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        distributed: bool = False,
     ) -> None:
         if not isinstance(problem, Problem):
             raise TypeError(f"problem must be a kp.Poisson, kp.Heat or kp.PDE, got {type(problem).__name__}")
@@ -139,6 +148,8 @@ class Solver:
         self.weights: dict[str, float] = {} if isinstance(weights, str) else dict(weights or {})
         self.adaptive_sampling = bool(adaptive_sampling)
         self.n_test = _positive_int("n_test", n_test)
+        self.chunk_size = _positive_int("chunk_size", chunk_size)
+        self.comm = communicator() if distributed else SINGLE
         self.lm_max_entries = 60_000_000  # about 480 MB of float64 Jacobian
         self.generator = torch.Generator().manual_seed(self.seed)
         self.update_grid = bool(update_grid)
@@ -177,6 +188,7 @@ class Solver:
             "update_grid": self.update_grid,
             "adaptive_sampling": self.adaptive_sampling,
             "n_test": self.n_test,
+            "chunk_size": self.chunk_size,
         }
 
     def default_points(self) -> int:
@@ -205,8 +217,7 @@ class Solver:
         n_interior, n_boundary = self._points_per_stage()
         if self.adaptive_sampling and self._steps_done > 0:
             candidates = domain.sample_interior(4 * n_interior, **kwargs)
-            with torch.no_grad():
-                residual = pde_residual(self.approximation, self.problem, candidates, self.request)
+            residual = self._residual_in_chunks(candidates)
             interior = resample_by_residual(candidates, residual.abs().sum(1), n_interior, generator=self.generator)
         else:
             interior = domain.sample_interior(n_interior, **kwargs)
@@ -219,6 +230,15 @@ class Solver:
         constraint = self.approximation.constraint
         jets = constraint.jets(interior, self.request) if constraint is not None else None
         return CollocationBatch(interior, conditions, jets)
+
+    def _residual_in_chunks(self, points: Tensor) -> Tensor:
+        """The PDE residual at ``points`` (no gradient), ``(n_points, n_equations)``."""
+        parts = []
+        for part in points.split(self.chunk_size):
+            # Order-3 residuals differentiate through the points by autograd, which needs gradients on.
+            with contextlib.nullcontext() if self.request.autograd else torch.no_grad():
+                parts.append(pde_residual(self.approximation, self.problem, part, self.request).detach())
+        return torch.cat(parts)
 
     def _test_points(self) -> Tensor:
         generator = torch.Generator().manual_seed(self.seed + 7919)
@@ -236,9 +256,13 @@ class Solver:
                 f"points must have shape (n_points, {self.problem.n_coords}) for coordinates {self.problem.coords}, "
                 f"got {tuple(points.shape)}"
             )
-        with torch.no_grad():
-            out = self.approximation(points.to(self.dtype).to(self.device))
+        out = self._evaluate(points.to(self.dtype).to(self.device))
         return out[:, 0] if self.problem.n_fields == 1 else out
+
+    def _evaluate(self, points: Tensor) -> Tensor:
+        """The network's fields at ``points``, ``(n_points, n_fields)``, ``chunk_size`` points at a time."""
+        with torch.no_grad():
+            return torch.cat([self.approximation(part) for part in points.split(self.chunk_size)])
 
     def errors(self, points: Tensor | None = None) -> tuple[float | None, float | None]:
         """Relative L2 and maximum absolute error against the exact solution (None, None without one)."""
@@ -248,7 +272,7 @@ class Solver:
         with torch.no_grad():
             exact = self.problem.exact_values(points)
             assert exact is not None
-            diff = self.approximation(points) - exact
+            diff = self._evaluate(points) - exact
         rel = float(diff.norm() / exact.norm().clamp_min(torch.finfo(self.dtype).tiny))
         return rel, float(diff.abs().max())
 
@@ -367,9 +391,13 @@ class Solver:
         n_params = sum(p.numel() for p in self.model.parameters())
         return "lm" if not self.request.autograd and rows * n_params <= self.lm_max_entries else "lbfgs"
 
-    def _record(self, stage: int, grid: int, loss: float, terms: dict[str, float], start: float) -> None:
+    def _record(
+        self, stage: int, grid: int, loss: float, terms: dict[str, float], start: float, step: int | None = None
+    ) -> None:
+        """Append a history record (``loss``: the loss before update number ``step``) and run the callback."""
         now = time.perf_counter()
-        record = StepRecord(self._steps_done, stage, grid, loss, terms, now - start - self._paused)
+        step = self._steps_done if step is None else step
+        record = StepRecord(step, stage, grid, loss, terms, now - start - self._paused)
         self.history.append(record)
         if self._callback is not None:
             self._callback(self, record)
@@ -378,103 +406,134 @@ class Solver:
     def _run_stage(
         self, stage: int, grid: int, batch: CollocationBatch, steps: int, start: float, bar: Any, rtol: float
     ) -> str | None:
+        counts = whole_batch_counts(batch)
+        shard = shard_batch(batch, self.comm)
         if self.adaptive_weights:
-            self.weights = self._balanced_weights(batch)
+            self.weights = self._balanced_weights(shard, counts)
         for name in self.optimizers:
             chosen = self._stage_optimizer(batch, name)
             if chosen == "lm":
-                stopped = self._run_stage_lm(stage, grid, batch, steps, start, bar, rtol)
+                stopped = self._run_stage_lm(stage, grid, shard, counts, steps, start, bar, rtol)
             else:
-                stopped = self._run_stage_gradient(stage, grid, batch, steps, start, bar, chosen)
+                stopped = self._run_stage_gradient(stage, grid, shard, counts, steps, start, bar, chosen)
             if stopped:
                 return stopped
         return None
 
-    def _balanced_weights(self, batch: CollocationBatch) -> dict[str, float]:
+    def _objective(self, shard: CollocationBatch, counts: dict[str, int], weights: Mapping[str, float]) -> Any:
+        return LossObjective(
+            self.approximation, self.problem, shard, self.request, weights,
+            counts=counts, chunk_size=self.chunk_size, comm=self.comm,
+        )  # fmt: skip
+
+    def _balanced_weights(self, shard: CollocationBatch, counts: dict[str, int]) -> dict[str, float]:
         """Condition weights that give every loss term the gradient norm of the PDE term."""
-        params = [p for p in self.model.parameters()]
-        terms = compute_losses(self.approximation, self.problem, batch, self.request)
         norms = {}
-        for name, value in terms.items():
-            grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
-            norms[name] = float(torch.sqrt(sum((g * g).sum() for g in grads if g is not None)))
+        for name in counts:
+            only = {other: float(other == name) for other in counts}
+            objective = self._objective(shard, counts, only)
+            objective.backward()
+            norms[name] = float(torch.sqrt(sum((p.grad * p.grad).sum() for p in objective.params)))
+            for p in objective.params:
+                p.grad = None
         reference = norms.pop("pde")
         return {"pde": 1.0} | {name: min(max(reference / max(norm, 1e-300), 1e-2), 1e4) for name, norm in norms.items()}
 
     def _run_stage_lm(
-        self, stage: int, grid: int, batch: CollocationBatch, steps: int, start: float, bar: Any, rtol: float
+        self,
+        stage: int,
+        grid: int,
+        shard: CollocationBatch,
+        counts: dict[str, int],
+        steps: int,
+        start: float,
+        bar: Any,
+        rtol: float,
     ) -> str | None:
-        system = ResidualSystem(self.approximation, self.problem, batch, self.request, self.weights)
+        system = ResidualSystem(
+            self.approximation, self.problem, shard, self.request, self.weights,
+            counts=counts, chunk_size=self.chunk_size, comm=self.comm,
+        )  # fmt: skip
         params, state = system.parameters(), LMState()
         losses: list[float] = []
-        for _ in range(steps):
-            new, loss, terms, accepted = levenberg_marquardt_step(system, params, state)
-            if not math.isfinite(loss):
-                # An accepted step always has a finite loss, so only the starting point can be non-finite.
-                return self._diverged(None, None, {"terms": terms})
-            self._record(stage, grid, loss, terms, start)
-            self._steps_done += 1
-            bar.update(1)
-            bar.set_postfix({k: f"{v:.1e}" for k, v in terms.items()} | {"G": grid})
-            params = new
-            losses.append(loss)
-            stalled = len(losses) > 10 and losses[-1] > (1 - rtol) * losses[-11]
-            if not accepted or stalled:  # converged: no damping lowers the loss, or it hardly falls any more
-                bar.update(steps - len(losses))
-                break
-        system.load(params)
-        residual, terms = system.residuals(params)
-        self._record(stage, grid, float(residual.square().sum()), terms, start)
+        try:
+            for _ in range(steps):
+                new, loss, terms, accepted = levenberg_marquardt_step(system, params, state)
+                if not math.isfinite(loss):
+                    # An accepted step always has a finite loss, so only the starting point can be non-finite.
+                    return self._diverged(None, None, {"terms": terms})
+                params = new  # before the callback runs (it may raise KeyboardInterrupt): the step is taken
+                losses.append(loss)
+                self._steps_done += 1
+                self._record(stage, grid, loss, terms, start, step=self._steps_done - 1)
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.1e}" for k, v in terms.items()} | {"G": grid})
+                stalled = len(losses) > 10 and losses[-1] > (1 - rtol) * losses[-11]
+                if not accepted or stalled:  # converged: no damping lowers the loss, or it hardly falls any more
+                    bar.update(steps - len(losses))
+                    break
+        finally:  # also on Ctrl-C: the model gets the last accepted parameters
+            system.load(params)
+        loss, terms = system.loss(params)
+        self._record(stage, grid, loss, terms, start)
         return None
 
     def _run_stage_gradient(
-        self, stage: int, grid: int, batch: CollocationBatch, steps: int, start: float, bar: Any, name: str
+        self,
+        stage: int,
+        grid: int,
+        shard: CollocationBatch,
+        counts: dict[str, int],
+        steps: int,
+        start: float,
+        bar: Any,
+        name: str,
     ) -> str | None:
-        params = list(self.model.parameters())
-        approx, problem, request = self.approximation, self.problem, self.request
-
-        def losses() -> dict[str, Tensor]:
-            return compute_losses(approx, problem, batch, request)
-
-        with torch.no_grad():
-            initial = total_loss(losses(), self.weights)
-        scale = loss_scale(float(initial))
+        objective = self._objective(shard, counts, self.weights)
+        params = objective.params
+        initial = objective.terms()
+        scale = loss_scale(objective.loss(initial))
         optimizer = make_optimizer(name, params, lr=self.lr)
         first: dict[str, Any] = {}
 
         def closure() -> Tensor:
-            terms = losses()
-            loss = total_loss(terms, self.weights)
+            loss, terms = objective.backward(scale)
             if not first:
-                first.update(loss=float(loss.detach()), terms={k: float(v.detach()) for k, v in terms.items()})
-            (loss * scale).backward()
+                first.update(loss=float(loss), terms=terms)
             return loss * scale
 
         last_good = [p.detach().clone() for p in params]
         for _ in range(steps):
             at_start = [p.detach().clone() for p in params]
             first.clear()
-            optimizer_step(optimizer, closure)
+            try:
+                optimizer_step(optimizer, closure)
+            except KeyboardInterrupt:  # mid line search: go back to the parameters of the last recorded step
+                self._restore(params, at_start)
+                raise
             if not math.isfinite(first["loss"]):
                 return self._diverged(params, last_good, first)
             last_good = at_start
-            self._record(stage, grid, first["loss"], first["terms"], start)  # the loss before this update
-            self._steps_done += 1
+            self._steps_done += 1  # counted before the callback runs (it may raise KeyboardInterrupt)
+            self._record(stage, grid, first["loss"], first["terms"], start, step=self._steps_done - 1)
             bar.update(1)
             bar.set_postfix({k: f"{v:.1e}" for k, v in first["terms"].items()} | {"G": grid})
-        with torch.no_grad():
-            terms = losses()
-            final = {"loss": float(total_loss(terms, self.weights)), "terms": {k: float(v) for k, v in terms.items()}}
+        terms = objective.terms()
+        final = {"loss": objective.loss(terms), "terms": terms}
         if not math.isfinite(final["loss"]):
             return self._diverged(params, last_good, final)
         self._record(stage, grid, final["loss"], final["terms"], start)
         return None
 
+    @staticmethod
+    def _restore(params: list[Tensor], values: list[Tensor]) -> None:
+        with torch.no_grad():
+            for p, v in zip(params, values):
+                p.copy_(v)
+
     def _diverged(self, params: list[Tensor] | None, good: list[Tensor] | None, entry: dict[str, Any]) -> str:
         if params is not None and good is not None:
-            with torch.no_grad():
-                for p, g in zip(params, good):
-                    p.copy_(g)
+            self._restore(params, good)
         bad = [k for k, v in entry["terms"].items() if not math.isfinite(v)]
         message = (
             f"loss became non-finite at step {self._steps_done} (terms: {', '.join(bad) or 'total'}); "

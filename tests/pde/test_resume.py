@@ -1,0 +1,87 @@
+"""Stopping and going on: Ctrl-C keeps a resumable model; save/load/continue equals an uninterrupted run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import kanpde as kp
+
+POINTS = torch.linspace(-1, 1, 41, dtype=torch.float64)[:, None]
+
+
+class Interrupter:
+    """A residual that raises KeyboardInterrupt at its next call once armed (a Ctrl-C inside an optimiser step)."""
+
+    def __init__(self) -> None:
+        self.armed = False
+
+    def __call__(self, u):
+        if self.armed:
+            raise KeyboardInterrupt
+        return -u.xx - torch.pi**2 * torch.sin(torch.pi * u.coord("x"))
+
+
+def _solver(residual, optimizer: str) -> kp.Solver:
+    problem = kp.PDE(kp.Interval(-1, 1), residual, bcs=[kp.Dirichlet(0)], exact="sin(pi*x)")
+    return kp.Solver(problem, width=[1, 4, 1], seed=0, n_interior=200, optimizer=optimizer)
+
+
+def _parameters(solver: kp.Solver) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in solver.model.parameters()]
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lm"])
+def test_ctrl_c_inside_a_step_keeps_the_last_completed_step(optimizer: str) -> None:
+    interrupter = Interrupter()
+    solver = _solver(interrupter, optimizer)
+
+    def arm(_solver, record) -> None:
+        if record.step == 2:  # the third update is done: the fourth is interrupted mid-way
+            interrupter.armed = True
+
+    result = solver.solve(grid_schedule=[5], steps=10, progress=False, callback=arm)
+    assert result.stopped is not None and "KeyboardInterrupt" in result.stopped
+    assert solver._steps_done == 3 and [r.step for r in solver.history] == [0, 1, 2]
+
+    reference = _solver(Interrupter(), optimizer)
+    reference.solve(grid_schedule=[5], steps=3, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(_parameters(solver), _parameters(reference)))
+
+    interrupter.armed = False  # resumable: training goes on from there
+    again = solver.solve(grid_schedule=[5, 8], steps=5, progress=False)
+    assert again.stopped is None and solver.history[-1].loss < 0.5 * result.history[-1].loss
+    assert [r.step for r in solver.history][:3] == [0, 1, 2] and solver._steps_done > 3
+
+
+def test_ctrl_c_from_a_callback_returns_the_result_so_far() -> None:
+    solver = _solver(Interrupter(), "lbfgs")
+
+    def stop(_solver, record) -> None:
+        if record.step == 4:
+            raise KeyboardInterrupt
+
+    result = solver.solve(grid_schedule=[5, 10], steps=20, progress=False, callback=stop)
+    assert "KeyboardInterrupt" in result.stopped and len(result.history) == 5 and result.rel_l2 is not None
+    assert result.rel_l2 == solver.errors()[0]  # the errors are those of the model as it is now
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lm"])
+def test_save_load_continue_equals_an_uninterrupted_run(tmp_path: Path, optimizer: str) -> None:
+    problem = kp.Poisson(kp.Interval(-1, 1), f="pi**2*sin(pi*x)", bcs=[kp.Dirichlet(0)], exact="sin(pi*x)")
+    settings = {"width": [1, 4, 1], "seed": 5, "optimizer": optimizer, "adaptive_sampling": True}
+    uninterrupted = kp.Solver(problem, **settings)
+    uninterrupted.solve(grid_schedule=[5, 8, 12], steps=6, progress=False)
+
+    first = kp.Solver(problem, **settings)
+    first.solve(grid_schedule=[5, 8], steps=6, progress=False)
+    first.save(tmp_path / "run.kpt")
+    del first
+    resumed = kp.Solver.load(tmp_path / "run.kpt")
+    resumed.solve(grid_schedule=[12], steps=6, progress=False)
+
+    assert torch.equal(resumed.predict(POINTS), uninterrupted.predict(POINTS))
+    assert [r.loss for r in resumed.history] == [r.loss for r in uninterrupted.history]
+    assert resumed._steps_done == uninterrupted._steps_done
