@@ -7,8 +7,8 @@
   the processes (gloo on CPU, NCCL on CUDA); rank 0 prints and writes.
 - ``kanpde list``: the problems of the suite.
 - ``kanpde bench [PROBLEMS...]``: solve each with its recommended settings and print a table with the published
-  baseline beside it; ``kanpde bench kan`` runs the KAN speed benchmark, ``kanpde bench accuracy`` the
-  time-to-accuracy benchmark.
+  baseline beside it; ``kanpde bench kan`` runs the KAN speed benchmark, ``kanpde bench speed`` the speed and
+  memory benchmark (against N and G, up to 1e6 points), ``kanpde bench accuracy`` the time-to-accuracy benchmark.
 """
 
 from __future__ import annotations
@@ -201,6 +201,11 @@ def bench_command(args: argparse.Namespace) -> int:
         from .bench import kan_speed
 
         kan_speed.main(args.problems[1:])
+        return 0
+    if args.problems and args.problems[0] == "speed":
+        from .bench import speed
+
+        speed.main(args.problems[1:])
         return 0
     if args.problems and args.problems[0] == "accuracy":
         from .bench import time_to_accuracy

@@ -56,7 +56,8 @@ class KANLayer(nn.Module):
         grid_range: ``(lower, upper)`` of the initial uniform grid.
         noise_scale: standard deviation of the initial spline coefficients.
         generator: random source for the initialisation.
-        dtype, device: of the parameters and buffers.
+        dtype: of the parameters and buffers.
+        device: of the parameters and buffers.
 
     Shapes:
         forward: ``(n_points, in_dim) -> (n_points, out_dim)``.
@@ -87,7 +88,8 @@ class KANLayer(nn.Module):
         self.register_buffer("mask", torch.ones(in_dim, out_dim, dtype=dtype, device=device))
         self.grid_is_uniform = True
         n_basis = grid_size + spline_order
-        noise = torch.randn(in_dim, out_dim, n_basis, generator=generator, dtype=dtype) * noise_scale
+        # drawn in float64 whatever the dtype: the same seed gives the same network in float32 and float64
+        noise = torch.randn(in_dim, out_dim, n_basis, generator=generator, dtype=torch.float64).to(dtype) * noise_scale
         self.coef = nn.Parameter(noise.to(device))
         # A positive, deterministic base scale: with pykan's random-sign scales, small networks such as [2,1,1]
         # land in a poor local minimum for about half the seeds; with 1/sqrt(in_dim) they did not (8/8 seeds).
