@@ -52,6 +52,7 @@ class Result:
         stages: one :class:`StageRecord` per grid stage.
         seconds: wall time of the solve.
         stopped: why the solve ended early (divergence, interruption), or None.
+        refinement: why an automatic grid schedule (``grid_schedule="auto"``) stopped extending, or None.
     """
 
     rel_l2: float | None
@@ -60,6 +61,7 @@ class Result:
     stages: list[StageRecord] = field(default_factory=list)
     seconds: float = 0.0
     stopped: str | None = None
+    refinement: str | None = None
 
     def summary(self) -> str:
         """A few lines for people: per stage grid, steps, loss, errors and time."""
@@ -68,6 +70,8 @@ class Result:
             rel = "-" if s.rel_l2 is None else f"{s.rel_l2:.2e}"
             mx = "-" if s.max_abs is None else f"{s.max_abs:.2e}"
             lines.append(f"{s.grid:>6} {s.steps:>6} {s.loss:>10.2e} {rel:>10} {mx:>10} {s.seconds:>8.1f}")
+        if self.refinement:
+            lines.append(f"grid schedule: {self.refinement}")
         if self.stopped:
             lines.append(f"stopped: {self.stopped}")
         return "\n".join(lines)

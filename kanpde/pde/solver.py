@@ -28,6 +28,7 @@ from .gauss_newton import LMState, ResidualSystem, levenberg_marquardt_step
 from .loss import CollocationBatch, pde_residual
 from .objective import DEFAULT_CHUNK_SIZE, LossObjective, shard_batch, whole_batch_counts
 from .problem import Problem
+from .refinement import AutoSchedule
 from .result import Result, StageRecord, StepRecord
 from .sampling import make_sampler, resample_by_residual
 
@@ -39,7 +40,10 @@ logger = logging.getLogger(__name__)
 def validate_grid_schedule(grid_schedule: object) -> list[int]:
     """A non-empty, strictly increasing list of positive integers."""
     if isinstance(grid_schedule, (str, bytes)) or not isinstance(grid_schedule, Sequence):
-        raise TypeError(f"grid_schedule must be a list of grid sizes such as [5, 10, 20], got {grid_schedule!r}")
+        raise TypeError(
+            f"grid_schedule must be a list of grid sizes such as [5, 10, 20], 'auto' or a kp.AutoSchedule, "
+            f"got {grid_schedule!r}"
+        )
     values = list(grid_schedule)
     if not values:
         raise ValueError("grid_schedule must name at least one grid size, e.g. [5, 10, 20]; got []")
@@ -289,7 +293,7 @@ class Solver:
 
     def solve(
         self,
-        grid_schedule: Sequence[int] = (5, 10, 20),
+        grid_schedule: Sequence[int] | str | AutoSchedule = (5, 10, 20),
         steps: int = 100,
         *,
         progress: bool = True,
@@ -297,6 +301,11 @@ class Solver:
         callback: Callable[[Solver, StepRecord], None] | None = None,
     ) -> Result:
         """Train stage by stage over ``grid_schedule``, at most ``steps`` optimiser steps per stage.
+
+        ``grid_schedule`` is a strictly increasing list of grid sizes, or "auto" (an
+        :class:`~kanpde.pde.refinement.AutoSchedule` with its defaults; pass one to set a target error, a time
+        budget or the largest grid): the grid is extended after every stage until a stopping rule holds, and
+        ``result.refinement`` says which.
 
         A Levenberg-Marquardt stage ends early when ten steps lowered the loss by less than ``rtol`` (relative),
         or when no step lowers it at all. ``callback(solver, record)`` runs after every recorded step (e.g. to
@@ -306,16 +315,24 @@ class Solver:
             A :class:`~kanpde.pde.result.Result` with errors against ``exact`` (when given), the history and times.
             Divergence (NaN/inf) stops with the last good parameters; Ctrl-C returns the result so far.
         """
-        schedule = validate_grid_schedule(grid_schedule)
+        policy: AutoSchedule | None = None
+        if isinstance(grid_schedule, AutoSchedule):
+            policy = grid_schedule
+        elif isinstance(grid_schedule, str) and grid_schedule == "auto":
+            policy = AutoSchedule()
+        schedule = policy.grids() if policy is not None else validate_grid_schedule(grid_schedule)
         steps = _positive_int("steps", steps)
         from tqdm.auto import tqdm
 
         result = Result(None, None)
         start = time.perf_counter()
         self._callback, self._paused = callback, 0.0
-        bar = tqdm(total=steps * len(schedule) * len(self.optimizers), disable=not progress, desc="solve", leave=False)
+        first_record = len(self.history)
+        show = progress and self.comm.is_root
+        bar = tqdm(total=steps * len(schedule) * len(self.optimizers), disable=not show, desc="solve", leave=False)
+        stage, grid = 0, schedule[0]
         try:
-            for stage, grid in enumerate(schedule):
+            while grid is not None:
                 stage_start = time.perf_counter()
                 self._set_grid(grid)
                 batch = self._sample_batch()
@@ -323,15 +340,24 @@ class Solver:
                     self.model.update_grid(self.approximation.normalized(batch.interior))
                 stopped = self._run_stage(stage, grid, batch, steps, start, bar, rtol)
                 rel, mx = self.errors()
-                stage_loss = self.history[-1].loss if self.history and self.history[-1].stage == stage else math.nan
+                records = [h for h in self.history[first_record:] if h.stage == stage]
+                stage_loss = records[-1].loss if records else math.nan
                 n_params = sum(p.numel() for p in self.model.parameters())
-                taken = sum(1 for h in self.history if h.stage == stage) - 1
                 result.stages.append(
-                    StageRecord(grid, max(taken, 0), stage_loss, rel, mx, time.perf_counter() - stage_start, n_params)
-                )
+                    StageRecord(grid, max(len(records) - 1, 0), stage_loss, rel, mx,
+                                time.perf_counter() - stage_start, n_params)
+                )  # fmt: skip
                 if stopped:
                     result.stopped = stopped
                     break
+                stage += 1
+                if policy is None:
+                    grid = schedule[stage] if stage < len(schedule) else None
+                else:
+                    elapsed = time.perf_counter() - start - self._paused
+                    grid, reason = policy.next_grid(result.stages, elapsed)
+                    if grid is None:
+                        result.refinement = reason
         except KeyboardInterrupt:
             result.stopped = "interrupted (KeyboardInterrupt); the model keeps its last completed step"
             logger.warning("solve: %s", result.stopped)
