@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -116,9 +117,17 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                "-m", "kanpde", "solve", "poisson_1d", "--distributed", "--quiet", "--grid-schedule", "5,8",
                "--steps", "8", "--threads", "1", "--out", str(tmp_path / "out")]  # fmt: skip
-    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "2 processes, gloo backend" in run.stdout and run.stdout.count("relative L2 error") == 1
+    # A session of its own, so that a hung run is killed with all its worker processes.
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)  # fmt: skip
+    try:
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 0, stderr[-3000:]
+    assert "2 processes, gloo backend" in stdout and stdout.count("relative L2 error") == 1
 
     sys.path.insert(0, str(ROOT))
     from problems import poisson_1d
