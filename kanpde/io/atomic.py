@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "check_writable"]
 
 
 def _fsync_path(path: Path) -> None:
@@ -33,6 +33,42 @@ def _creation_error(err: OSError, target: Path) -> OSError:
     """The same kind of error, naming the file the user asked for rather than the temporary one."""
     message = f"cannot write {target}: {err.strerror or err}"
     return type(err)(err.errno, message, str(target)) if err.errno is not None else type(err)(message)
+
+
+def _created_temporary(target: Path, suffix: str) -> Path:
+    """An empty new file beside ``target`` (parents created); OSError naming ``target`` when that fails."""
+    if target.is_dir():
+        raise IsADirectoryError(f"cannot write {target}: it is a directory; give a file name such as {target / 'u.h5'}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _creation_error(err, target) from err
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp{suffix}")
+    try:
+        # Mode "x" creates a new file with the umask's permissions (unlike mkstemp's 0600).
+        with open(temporary, "xb"):
+            pass
+    except OSError as err:
+        raise _creation_error(err, target) from err
+    return temporary
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Fail now, before any expensive work, if :func:`atomic_path` could not write ``path``.
+
+    Creates the missing parent folders (as writing would) and a temporary file beside ``path``, which it removes;
+    ``path`` itself is not touched.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        IsADirectoryError: ``path`` is a directory.
+        PermissionError, OSError: the folder cannot be created or written (the message names ``path``).
+    """
+    target = Path(path)
+    _created_temporary(target, "").unlink()
+    return target
 
 
 @contextlib.contextmanager
@@ -62,19 +98,7 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
         'hello'
     """
     target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(f"cannot write {target}: it is a directory; give a file name such as {target / 'u.h5'}")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise _creation_error(err, target) from err
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp{suffix}")
-    try:
-        # Mode "x" creates a new file with the umask's permissions (unlike mkstemp's 0600).
-        with open(temporary, "xb"):
-            pass
-    except OSError as err:
-        raise _creation_error(err, target) from err
+    temporary = _created_temporary(target, suffix)
     try:
         yield temporary
         _fsync_path(temporary)

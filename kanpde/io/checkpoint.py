@@ -35,6 +35,10 @@ FORMAT = "kanpde-checkpoint"
 VERSION = 1
 _MAGIC = b"KANPDE-CHECKPOINT\n"
 _MAX_HEADER = 4096
+_PAYLOAD_KEYS = frozenset({
+    "format", "version", "problem", "settings", "extra", "architecture", "model_seed", "approximation_state",
+    "generator_state", "history", "steps_done",
+})  # fmt: skip
 
 
 # -- the problem -----------------------------------------------------------------------------------------------
@@ -211,10 +215,10 @@ def _read_payload(path: Path) -> bytes:
             raise ValueError(header["format"])
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{path} is a corrupted kanpde checkpoint: its header cannot be read ({err})") from None
-    if version > VERSION:
+    if version != VERSION:
+        hint = "upgrade kanpde to load it" if version > VERSION else "no kanpde ever wrote that version"
         raise ValueError(
-            f"{path} is a kanpde checkpoint of format version {version}; this kanpde reads version {VERSION} "
-            "(upgrade kanpde to load it)"
+            f"{path} is a kanpde checkpoint of format version {version}; this kanpde reads version {VERSION} ({hint})"
         )
     payload = data[end + 1 :]
     if len(payload) < size:
@@ -255,7 +259,7 @@ def load_checkpoint(path: str | os.PathLike[str], *, device: torch.device | str 
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: the file is not a kanpde checkpoint, is truncated or corrupted, or has a newer format version.
+        ValueError: the file is not a kanpde checkpoint, is truncated or corrupted, or has another format version.
         ImportError: the problem refers to a function or class that cannot be imported here.
     """
     from ..pde.solver import Solver
@@ -274,6 +278,12 @@ def load_checkpoint(path: str | os.PathLike[str], *, device: torch.device | str 
         raise ValueError(f"{source} is a corrupted kanpde checkpoint: its content cannot be read ({err})") from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{source} is not a kanpde checkpoint (unexpected content)")
+    missing = sorted(_PAYLOAD_KEYS - payload.keys())
+    if missing or payload["version"] != VERSION:
+        raise ValueError(
+            f"{source} is a corrupted kanpde checkpoint: its content does not match format version {VERSION} "
+            f"(missing: {', '.join(missing) or 'none'}; content version: {payload.get('version')!r})"
+        )
     entry = payload["problem"]
     problem = entry["object"] if "object" in entry else _rebuilt_problem(entry["recipe"])
     settings = dict(payload["settings"])

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import h5py
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, check_writable
 from .nodes import OutputMesh, Snapshot, field_names, output_mesh, output_times, sample_solution
 
 if TYPE_CHECKING:
@@ -273,7 +273,10 @@ def export_hdf5(
     problem = solver.problem
     mesh = output_mesh(problem.space, resolution)
     time = None if problem.time is None else (problem.time.t0, problem.time.t1)
-    snapshots = sample_solution(solver, mesh, output_times(time, times))
+    when = output_times(time, times)
+    check_writable(h5_path)  # before sampling the solution, and before either file is replaced
+    check_writable(xdmf_path)
+    snapshots = sample_solution(solver, mesh, when)
     attrs = _root_attributes(solver, mesh, result, formula)
     with atomic_path(h5_path) as temporary:
         _write_h5(temporary, solver, mesh, snapshots, attrs, result)

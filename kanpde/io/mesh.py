@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import meshio
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, check_writable
 from .nodes import output_mesh, output_times, sample_solution
 
 if TYPE_CHECKING:
@@ -87,7 +87,9 @@ def export_mesh(
     problem = solver.problem
     mesh = output_mesh(problem.space, resolution)
     time = None if problem.time is None else (problem.time.t0, problem.time.t1)
-    snapshots = sample_solution(solver, mesh, output_times(time, times))
+    when = output_times(time, times)
+    check_writable(target)  # before sampling the solution
+    snapshots = sample_solution(solver, mesh, when)
     point_data: dict[str, np.ndarray] = {}
     for index, snap in enumerate(snapshots):
         suffix = "" if snap.time is None else f"_t{index:04d}"

@@ -6,6 +6,7 @@ Each edge ``i -> j`` carries ``phi_ij(t) = mask_ij * (scale_base_ij * silu(t) + 
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, NamedTuple
 
 import torch
@@ -61,6 +62,9 @@ class KANLayer(nn.Module):
 
     Shapes:
         forward: ``(n_points, in_dim) -> (n_points, out_dim)``.
+
+    Raises:
+        ValueError: ``in_dim``, ``out_dim``, ``grid_size`` or ``spline_order`` is not an integer >= 1.
     """
 
     def __init__(
@@ -77,6 +81,10 @@ class KANLayer(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
+        for name, value in (("in_dim", in_dim), ("out_dim", out_dim), ("grid_size", grid_size),
+                            ("spline_order", spline_order)):  # fmt: skip
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         dtype = dtype or torch.get_default_dtype()
         self.in_dim = int(in_dim)
         self.out_dim = int(out_dim)

@@ -52,7 +52,8 @@ class KAN(nn.Module):
             :meth:`update_grid` adapts the grids to data).
         seed: seed of the initialisation (a private generator; the global RNG is untouched).
         noise_scale: standard deviation of the initial spline coefficients.
-        dtype, device: of parameters and buffers (default: torch's default dtype, CPU).
+        dtype: of parameters and buffers (default: torch's default dtype).
+        device: of parameters and buffers (default: CPU).
 
     Shapes:
         forward: ``(n_points, width[0]) -> (n_points, width[-1])``.
@@ -83,6 +84,8 @@ class KAN(nn.Module):
         lower, upper = (float(v) for v in grid_range)
         if not lower < upper:
             raise ValueError(f"grid_range must be (lower, upper) with lower < upper, got {grid_range!r}")
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be an integer, got {seed!r}")
         generator = torch.Generator().manual_seed(int(seed))
         self.seed = int(seed)
         self.layers = nn.ModuleList(

@@ -77,7 +77,8 @@ def uniform_knots(
     Args:
         grid_size: number of intervals on ``[lower, upper]`` (>= 1).
         spline_order: polynomial degree k (>= 1).
-        lower, upper: ends of the interior grid; floats, or tensors of shape ``(in_dim,)`` for per-input ranges.
+        lower: lower end of the interior grid; a float, or a tensor of shape ``(in_dim,)`` for per-input ranges.
+        upper: upper end of the interior grid, as ``lower``.
         in_dim: number of knot rows.
 
     Returns:

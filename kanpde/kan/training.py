@@ -158,17 +158,20 @@ def fit(
 
     Args:
         model: the KAN to train.
-        x, y: training data.
+        x: training inputs.
+        y: training targets.
         steps: optimiser steps (one L-BFGS iteration with its line search, or one Adam update).
         optimizer: ``"lbfgs"`` or ``"adam"``.
         lr: learning rate (default 1 for L-BFGS, 1e-3 for Adam).
         lamb: weight of the sparsity penalty (0 disables it; the KAN paper uses about 1e-3 to 1e-2).
-        lamb_l1, lamb_entropy: weights of its L1 and entropy parts.
+        lamb_l1: weight of its L1 part.
+        lamb_entropy: weight of its entropy part.
         update_grid: move the knots to follow the data (:meth:`KAN.update_grid`) before the first step.
         grid_update_every: also move them every this many steps before step ``stop_grid_update_step`` (pykan
             does so every 10 steps up to step 50); each move restarts the optimiser. Measured on the KAN paper's
             ``exp(sin(pi x) + y^2)``, a single move per call reached a lower error than pykan's schedule.
-        x_test, y_test: optional test data, evaluated after every step.
+        x_test: optional test inputs, evaluated after every step.
+        y_test: their targets (given together with ``x_test``).
         progress: show a tqdm progress bar.
 
     Returns:

@@ -136,7 +136,8 @@ class Approximation(nn.Module):
 
     Args:
         model: the KAN, ``width[0] == n_coords``, ``width[-1] == n_fields``.
-        lower, upper: bounding box of the coordinates (space and time), mapped onto ``[-1, 1]``.
+        lower: lower corner of the coordinates' bounding box (space and time), mapped onto ``-1``.
+        upper: upper corner, mapped onto ``1``.
         constraint: exact Dirichlet data, or None.
 
     Shapes:

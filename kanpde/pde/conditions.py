@@ -99,10 +99,17 @@ class AbstractCondition(ABC):
 
     def check_domain(self, domain: AbstractGeometry) -> None:
         """Raise ValueError when the condition cannot apply to ``domain`` (e.g. an unknown side)."""
-        if isinstance(self.on, str) and domain.side_names and self.on not in _all_side_names(domain):
-            domain.side_mask(self.on, torch.zeros(1, domain.dim, dtype=torch.float64))  # raises with the names
-        if isinstance(self.on, str) and not domain.side_names:
-            raise ValueError(f"{self.label}: side {self.on!r} needs a box domain; {domain!r} has no named sides")
+        if not isinstance(self.on, str):
+            return
+        if not domain.side_names:
+            raise ValueError(
+                f"{self.label}: on={self.on!r} names a side, but {domain!r} has no named sides; use a box domain, "
+                "or select boundary points with a callable mask"
+            )
+        try:  # the geometry knows its sides and aliases ("top" is one in 2-D, not in 1-D)
+            domain.side_mask(self.on, torch.zeros(1, domain.dim, dtype=torch.float64))
+        except ValueError as err:
+            raise ValueError(f"{self.label}: on={self.on!r} is not a side of this domain: {err}") from None
 
     def sample(self, domain: AbstractGeometry, n_points: int, **kwargs: Any) -> ConditionPoints:
         """Points where the condition holds. ``kwargs``: generator, sampler, dtype, device."""
@@ -111,13 +118,6 @@ class AbstractCondition(ABC):
     @abstractmethod
     def residual(self, u: Fields, where: ConditionPoints) -> Tensor:
         """What vanishes when the condition holds, shape ``(n_points,)`` (or ``(n_points, m)``)."""
-
-
-def _all_side_names(domain: AbstractGeometry) -> set[str]:
-    names = set(domain.side_names)
-    if domain.dim in (1, 2) or getattr(domain, "space", None) is not None:
-        names |= {"left", "right", "bottom", "top"}
-    return names
 
 
 @dataclass(frozen=True)

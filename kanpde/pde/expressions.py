@@ -241,6 +241,7 @@ class Expression:
             TypeError: If `points` is not a floating tensor, or a callable does not return a real tensor.
             ValueError: If `points` has the wrong shape, a callable returns the wrong shape or device, or a
                 value is not finite (the message counts them and shows the first such point).
+            Exception: Whatever a callable raises itself, with a note naming the value and what it was given.
         """
         n_coords = len(self.coords)
         if not isinstance(points, Tensor) or not points.is_floating_point():
@@ -260,7 +261,16 @@ class Expression:
             values = torch.as_tensor(self._function(*points.unbind(dim=1)), dtype=points.dtype, device=points.device)
             values = values.expand(n_points)
         else:
-            values = self._checked_result(self._function(points), points)
+            try:
+                result = self._function(points)
+            except Exception as error:  # the user's own code: say which value it was and what it was given
+                error.add_note(
+                    f"(raised by the callable given as {self.name}, {self._describe()}, called with points as a "
+                    f"torch.Tensor of shape ({n_points}, {n_coords}), columns {', '.join(self.coords)}, that may "
+                    "require grad: compute with torch functions, not numpy)"
+                )
+                raise
+            values = self._checked_result(result, points)
         # Under torch.func transforms (vmap) a data-dependent check cannot run; the values were checked when the
         # same points were evaluated outside the transform.
         if not torch._C._functorch.is_functorch_wrapped_tensor(values) and not bool(torch.isfinite(values).all()):

@@ -163,14 +163,24 @@ class Fields:
 class _Recorder:
     """Stands in for :class:`Fields` during probing and records what the residual reads."""
 
-    def __init__(self, n_points: int, coords: Sequence[str], n_fields: int, dtype: torch.dtype, field: int = 0):
+    def __init__(
+        self,
+        n_points: int,
+        coords: Sequence[str],
+        n_fields: int,
+        dtype: torch.dtype,
+        field: int = 0,
+        points: Tensor | None = None,
+    ):
         self.coords, self._n, self._nf, self._dtype, self._field = tuple(coords), n_points, n_fields, dtype, field
         self.second: set[tuple[int, ...]] = set()
         self.mixed = False
         self.first = False
         self.high = False
         self._space_dims = tuple(i for i, c in enumerate(self.coords) if c != "t")
-        self.points = torch.rand(n_points, len(self.coords), dtype=dtype, generator=torch.Generator().manual_seed(0))
+        if points is None:
+            points = torch.rand(n_points, len(self.coords), dtype=dtype, generator=torch.Generator().manual_seed(0))
+        self.points = points.to(dtype)
 
     def _z(self) -> Tensor:
         return torch.zeros(self._n, dtype=self._dtype)
@@ -215,13 +225,20 @@ class _Recorder:
         raise AttributeError(name)
 
 
-def probe(residual: Callable[[Any], Tensor], coords: Sequence[str], n_fields: int, dtype: torch.dtype) -> JetRequest:
+def probe(
+    residual: Callable[[Any], Tensor],
+    coords: Sequence[str],
+    n_fields: int,
+    dtype: torch.dtype,
+    points: Tensor | None = None,
+) -> JetRequest:
     """Find which derivatives ``residual`` reads by calling it once on a recording stand-in.
 
     One sum of pure second derivatives (the Laplacian, or ``u.xx`` alone) is propagated as a Laplacian over those
-    coordinates; several, or any mixed one, need the full Hessian.
+    coordinates; several, or any mixed one, need the full Hessian. ``points`` (``(n, n_coords)``, e.g. a few
+    points of the domain, where the problem's data is defined) default to 8 random points of the unit cube.
     """
-    recorder = _Recorder(8, coords, n_fields, dtype)
+    recorder = _Recorder(8 if points is None else len(points), coords, n_fields, dtype, points=points)
     residual(recorder)
     if recorder.mixed or len(recorder.second) > 1:
         return JetRequest(level=3, autograd=recorder.high)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import numbers
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -47,17 +48,18 @@ def validate_grid_schedule(grid_schedule: object) -> list[int]:
     values = list(grid_schedule)
     if not values:
         raise ValueError("grid_schedule must name at least one grid size, e.g. [5, 10, 20]; got []")
-    if any(isinstance(g, bool) or not isinstance(g, int) or g < 1 for g in values):
+    if any(isinstance(g, bool) or not isinstance(g, numbers.Integral) or g < 1 for g in values):
         raise ValueError(f"grid_schedule must contain positive integers, got {values}")
+    values = [int(g) for g in values]
     if any(b <= a for a, b in zip(values, values[1:])):
         raise ValueError(f"grid_schedule must be strictly increasing, got {values}")
     return values
 
 
 def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 class Solver:
@@ -133,6 +135,8 @@ class Solver:
             )
         if width[-1] != problem.n_fields:
             raise ValueError(f"width[-1] must equal the number of fields ({problem.n_fields}), got {width}")
+        if not isinstance(optimizer, (str, Sequence)):
+            raise TypeError(f"optimizer must be a name such as 'lbfgs' or a sequence of names, got {optimizer!r}")
         chain = [optimizer] if isinstance(optimizer, str) else list(optimizer)
         if not chain or any(str(o).lower() not in ("auto", "lm", *OPTIMIZERS) for o in chain):
             raise ValueError(
@@ -143,6 +147,8 @@ class Solver:
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.sampler = make_sampler(sampler)
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be an integer, got {seed!r}")
         self.width, self.seed, self.dtype, self.device = width, int(seed), dtype, torch.device(device)
         self.k = k
         self.n_interior = None if n_interior is None else _positive_int("n_interior", n_interior)
@@ -167,7 +173,11 @@ class Solver:
         lower, upper = problem.domain.bounds
         model = KAN(width, grid=grid, k=k, seed=self.seed, dtype=dtype, device=self.device)
         self.approximation = Approximation(model, lower, upper, constraint)
-        self.request = probe(problem.residual, problem.coords, problem.n_fields, dtype)
+        # A few points of the domain: the problem's data may be defined there only (e.g. sqrt(x - 1) on [1, 2]).
+        probe_points = problem.domain.sample_interior(8, generator=torch.Generator().manual_seed(0), dtype=dtype)
+        self.request = probe(problem.residual, problem.coords, problem.n_fields, dtype, points=probe_points)
+        if problem.exact is not None:
+            problem.exact_values(probe_points)  # a bad exact solution fails here, before any training
         self.history: list[StepRecord] = []
         self._steps_done = 0
         self._callback: Callable[[Solver, StepRecord], None] | None = None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kanpde.io.atomic import atomic_path
+from kanpde.io.atomic import atomic_path, check_writable
 
 
 def test_writes_creates_parents_and_leaves_no_temporary(tmp_path: Path) -> None:
@@ -52,3 +52,14 @@ def test_unwritable_location_names_the_target(tmp_path: Path) -> None:
     with pytest.raises(IsADirectoryError, match="directory"):
         with atomic_path(tmp_path):
             pass
+
+
+def test_check_writable_touches_nothing_but_the_parents(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "u.h5"
+    assert check_writable(target) == target
+    assert target.parent.is_dir() and list(target.parent.iterdir()) == []
+    target.write_text("old")
+    check_writable(str(target))
+    assert target.read_text() == "old" and list(target.parent.iterdir()) == [target]
+    with pytest.raises(IsADirectoryError, match="new"):
+        check_writable(target.parent)
