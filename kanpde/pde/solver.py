@@ -93,6 +93,8 @@ class Solver:
             of points; results do not depend on it beyond rounding).
         distributed: shard the points over the ranks of the initialised ``torch.distributed`` process group
             (e.g. under ``torchrun``); losses and gradients are summed so every rank takes the same steps.
+        compile: run the L-BFGS/Adam loss through ``torch.compile`` (off by default: about a minute of
+            compilation per stage for 1.4-1.8x faster evaluations; Levenberg-Marquardt stages do not use it).
 
     Example:
         >>> import kanpde as kp
@@ -124,6 +126,7 @@ class Solver:
         n_test: int = 20_000,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         distributed: bool = False,
+        compile: bool = False,
     ) -> None:
         if not isinstance(problem, Problem):
             raise TypeError(f"problem must be a kp.Poisson, kp.Heat or kp.PDE, got {type(problem).__name__}")
@@ -160,6 +163,7 @@ class Solver:
         self.n_test = _positive_int("n_test", n_test)
         self.chunk_size = _positive_int("chunk_size", chunk_size)
         self.comm = communicator() if distributed else SINGLE
+        self.compile = bool(compile)
         self.lm_max_entries = 60_000_000  # about 480 MB of float64 Jacobian
         self.generator = torch.Generator().manual_seed(self.seed)
         self.update_grid = bool(update_grid)
@@ -203,6 +207,7 @@ class Solver:
             "adaptive_sampling": self.adaptive_sampling,
             "n_test": self.n_test,
             "chunk_size": self.chunk_size,
+            "compile": self.compile,
         }
 
     def default_points(self) -> int:
@@ -456,10 +461,12 @@ class Solver:
                 return stopped
         return None
 
-    def _objective(self, shard: CollocationBatch, counts: dict[str, int], weights: Mapping[str, float]) -> Any:
+    def _objective(
+        self, shard: CollocationBatch, counts: dict[str, int], weights: Mapping[str, float], compile: bool = False
+    ) -> LossObjective:
         return LossObjective(
             self.approximation, self.problem, shard, self.request, weights,
-            counts=counts, chunk_size=self.chunk_size, comm=self.comm,
+            counts=counts, chunk_size=self.chunk_size, comm=self.comm, compile=compile,
         )  # fmt: skip
 
     def _balanced_weights(self, shard: CollocationBatch, counts: dict[str, int]) -> dict[str, float]:
@@ -525,7 +532,7 @@ class Solver:
         bar: Any,
         name: str,
     ) -> str | None:
-        objective = self._objective(shard, counts, self.weights)
+        objective = self._objective(shard, counts, self.weights, compile=self.compile)
         params = objective.params
         initial = objective.terms()
         scale = loss_scale(objective.loss(initial))

@@ -142,3 +142,18 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
         field = np.asarray(f["fields/u"]).reshape(-1)
     expected = single.predict(torch.from_numpy(x)[:, None]).numpy()
     np.testing.assert_allclose(field, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.slow
+def test_compiled_loss_gives_the_same_training() -> None:
+    """torch.compile of the L-BFGS loss (optional; about a minute of compilation) changes rounding only."""
+
+    def run(compile: bool) -> kp.Solver:
+        problem = kp.Poisson(kp.Interval(-1, 1), f="pi**2*sin(pi*x)", bcs=[kp.Dirichlet(0)], exact="sin(pi*x)")
+        solver = kp.Solver(problem, width=[1, 3, 1], seed=0, n_interior=300, optimizer="lbfgs", compile=compile)
+        solver.solve(grid_schedule=[5], steps=5, progress=False)
+        return solver
+
+    plain, compiled = run(False), run(True)
+    points = torch.linspace(-1, 1, 50, dtype=torch.float64)[:, None]
+    assert torch.allclose(compiled.predict(points), plain.predict(points), rtol=0, atol=1e-8)
