@@ -110,11 +110,13 @@ def extend_knots(interior: Tensor, spline_order: int) -> Tensor:
 
 
 def knots_are_uniform(knots: Tensor, *, rtol: float = 1e-9) -> bool:
-    """Whether every row of ``knots`` is equally spaced (to ``rtol`` of its spacing).
+    """Whether every row of ``knots`` is equally spaced (to ``rtol`` of its spacing, or to rounding in the knots'
+    precision when that is coarser: float32 knots of a refined grid differ from uniform by ~1e-7).
 
     Shapes:
         knots: ``(in_dim, n_knots)``.
     """
+    rtol = max(rtol, 64 * torch.finfo(knots.dtype).eps)
     spacing = knots.diff(dim=1)
     h = (knots[:, -1:] - knots[:, :1]) / (knots.shape[1] - 1)
     return bool(((spacing - h).abs() <= rtol * h.abs()).all())

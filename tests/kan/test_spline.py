@@ -117,3 +117,14 @@ def test_property_partition_of_unity_random_knots(seed: int, k: int, grid_size: 
     lo, hi = knots[0, k], knots[0, -k - 1]
     x = lo + (hi - lo) * torch.rand(64, 1, generator=g, dtype=F64)
     assert torch.allclose(spline.local_basis(x, knots, k).values.sum(-1), torch.ones(64, 1, dtype=F64), atol=1e-12)
+
+
+def test_refined_float32_grid_counts_as_uniform() -> None:
+    """A float32 grid refined from a uniform one is uniform to float32 rounding: the fast uniform path applies."""
+    from kanpde.kan import KAN
+
+    model = KAN([1, 2, 1], grid=3, seed=0, dtype=torch.float32).refine(7)
+    assert all(layer.grid_is_uniform for layer in model.layers)
+    skewed = spline.uniform_knots(5, 3, dtype=torch.float32).clone()
+    skewed[..., 4] += 1e-3
+    assert not spline.knots_are_uniform(skewed)
