@@ -235,7 +235,7 @@ def output_mesh(geometry: AbstractGeometry, resolution: int | Sequence[int] | No
     Args:
         geometry: a spatial geometry (1 to 3 dimensions; not a ``SpaceTime``).
         resolution: nodes per axis of the (bounding) box grid, one number or one per axis; default
-            :func:`default_resolution`.
+            :func:`default_resolution` (a :class:`~kanpde.pde.mesh_geometry.MeshDomain` gives its own nodes).
 
     Returns:
         The mesh; a tensor grid with ``axes`` for a :class:`~kanpde.pde.shapes.Box`.
@@ -247,6 +247,13 @@ def output_mesh(geometry: AbstractGeometry, resolution: int | Sequence[int] | No
         raise TypeError(f"geometry must be a kanpde geometry, got {type(geometry).__name__}")
     if not 1 <= geometry.dim <= 3:
         raise ValueError(f"output meshes exist for 1 to 3 space dimensions, got {geometry.dim}")
+    from ..pde.mesh_geometry import MeshDomain
+
+    if isinstance(geometry, MeshDomain):  # results on the mesh's own nodes and cells (resolution does not apply)
+        used = np.unique(geometry.cells)
+        renumber = np.full(len(geometry.points), -1, dtype=np.int64)
+        renumber[used] = np.arange(len(used))
+        return OutputMesh(geometry.points[used], renumber[geometry.cells], geometry.cell_type)
     counts = _resolution(resolution, geometry.dim)
     if isinstance(geometry, Box):
         return _box_mesh(geometry, counts)

@@ -12,7 +12,7 @@ boundary parts.
 
 The concrete geometries live in their own modules and are re-exported here, so all of them can be imported from
 `kanpde.pde.geometry`: `Box`, `Interval`, `Rectangle`, `Disk`, `Polygon` (`shapes.py`); `Union`, `Intersection`,
-`Difference` (`csg.py`); `TimeInterval`, `SpaceTime` (`spacetime.py`).
+`Difference` (`csg.py`); `TimeInterval`, `SpaceTime` (`spacetime.py`); `MeshDomain` (`mesh_geometry.py`).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ __all__ = [
     "Difference",  # noqa: F822 (provided by __getattr__)
     "TimeInterval",  # noqa: F822 (provided by __getattr__)
     "SpaceTime",  # noqa: F822 (provided by __getattr__)
+    "MeshDomain",  # noqa: F822 (provided by __getattr__)
 ]
 
 # Re-exported lazily (PEP 562): those modules import this one, so importing them here at load time would be circular.
@@ -58,6 +59,7 @@ _ELSEWHERE = {
     "Difference": ".csg",
     "TimeInterval": ".spacetime",
     "SpaceTime": ".spacetime",
+    "MeshDomain": ".mesh_geometry",
 }
 
 
