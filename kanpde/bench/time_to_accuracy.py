@@ -34,7 +34,9 @@ def heat_1d() -> kp.Problem:
     )
 
 
-def time_to_accuracy(problem: kp.Problem, grid_schedule: list[int], steps: int) -> dict[str, object]:
+def time_to_accuracy(
+    problem: kp.Problem, grid_schedule: list[int], steps: int, rtol: float = 1e-3
+) -> dict[str, object]:
     """Seconds until the error first reached each target, the final error and the total time."""
     first: dict[float, float] = {}
     trace: list[tuple[float, float]] = []
@@ -48,7 +50,7 @@ def time_to_accuracy(problem: kp.Problem, grid_schedule: list[int], steps: int) 
                 first[target] = record.seconds  # type: ignore[attr-defined]
 
     solver = kp.Solver(problem, seed=0)
-    result = solver.solve(grid_schedule=grid_schedule, steps=steps, progress=False, callback=watch)
+    result = solver.solve(grid_schedule=grid_schedule, steps=steps, progress=False, callback=watch, rtol=rtol)
     return {"first": first, "final": result.rel_l2, "seconds": result.seconds, "stages": result.stages}
 
 
@@ -57,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--grid-schedule", default="5,10,20")
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--rtol", type=float, default=1e-3, help="stage stall tolerance (Solver.solve's rtol)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     schedule = [int(v) for v in args.grid_schedule.split(",")]
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         + f" {'final':>9} {'total s':>8}"
     )
     for name, problem in (("poisson_2d", poisson_2d()), ("heat_1d", heat_1d())):
-        out = time_to_accuracy(problem, schedule, args.steps)
+        out = time_to_accuracy(problem, schedule, args.steps, args.rtol)
         first = out["first"]
         cells = " ".join(f"{first[t]:>8.1f}s" if t in first else f"{'-':>9}" for t in TARGETS)  # type: ignore[operator]
         final = out["final"]

@@ -506,6 +506,7 @@ class Solver:
                     # An accepted step always has a finite loss, so only the starting point can be non-finite.
                     return self._diverged(None, None, {"terms": terms})
                 params = new  # before the callback runs (it may raise KeyboardInterrupt): the step is taken
+                system.load(params)  # the model follows every step, so callbacks (errors, checkpoints) see it
                 losses.append(loss)
                 self._steps_done += 1
                 self._record(stage, grid, loss, terms, start, step=self._steps_done - 1)

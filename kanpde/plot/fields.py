@@ -11,6 +11,7 @@ ones the exporters write. Figures are drawn with the Agg canvas (no pyplot) and 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -202,6 +203,23 @@ def _plot_2d_time(fig: Figure, solver: Solver, mesh: OutputMesh, snaps: list[Sna
     fig.colorbar(bottom, ax=axes[1, :].tolist(), label=label)
 
 
+_PLOT_NODES = 10_000
+
+
+def _refined(mesh: OutputMesh) -> OutputMesh:
+    """The triangulation split uniformly (each triangle into 4, repeatedly) until it has about ``_PLOT_NODES``
+    nodes; the new nodes lie on the old triangles, hence in the domain."""
+    from matplotlib.tri import UniformTriRefiner
+
+    subdiv = max(0, math.ceil(math.log(_PLOT_NODES / max(len(mesh.points), 1), 4)))
+    if subdiv == 0:
+        return mesh
+    fine = UniformTriRefiner(Triangulation(mesh.points[:, 0], mesh.points[:, 1], mesh.cells)).refine_triangulation(
+        subdiv=min(subdiv, 4)
+    )
+    return OutputMesh(np.column_stack([fine.x, fine.y]), fine.triangles.astype(np.int64), "triangle")
+
+
 def plot_solution(
     solver: Solver,
     path: str | os.PathLike[str] | None = None,
@@ -240,6 +258,8 @@ def plot_solution(
             "Write it with export_hdf5(solver, 'u.h5') and open u.xdmf in ParaView."
         )
     mesh = output_mesh(problem.space, resolution)
+    if mesh.cell_type == "triangle" and len(mesh.points) < _PLOT_NODES:  # e.g. a coarse MeshDomain: draw it finer
+        mesh = _refined(mesh)
     time = None if problem.time is None else (problem.time.t0, problem.time.t1)
     snaps = sample_solution(solver, mesh, output_times(time, times), residual=problem.exact is None)
     steady = problem.time is None

@@ -85,3 +85,14 @@ def test_save_load_continue_equals_an_uninterrupted_run(tmp_path: Path, optimize
     assert torch.equal(resumed.predict(POINTS), uninterrupted.predict(POINTS))
     assert [r.loss for r in resumed.history] == [r.loss for r in uninterrupted.history]
     assert resumed._steps_done == uninterrupted._steps_done
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lm"])
+def test_callbacks_see_the_model_of_the_current_step(optimizer: str) -> None:
+    """A callback evaluating the model (errors, checkpoints) sees it as of the step just taken, not the stage start."""
+    problem = kp.Poisson(kp.Interval(-1, 1), f="pi**2*sin(pi*x)", bcs=[kp.Dirichlet(0)], exact="sin(pi*x)")
+    solver = kp.Solver(problem, width=[1, 4, 1], seed=0, n_interior=200, optimizer=optimizer)
+    seen: list[torch.Tensor] = []
+    solver.solve(grid_schedule=[5], steps=4, progress=False, callback=lambda s, r: seen.append(s.predict(POINTS)))
+    assert len(seen) == 5 and all(not torch.equal(a, b) for a, b in zip(seen[:3], seen[1:4]))
+    assert torch.equal(seen[-1], solver.predict(POINTS))
