@@ -103,8 +103,8 @@ class AbstractCondition(ABC):
             return
         if not domain.side_names:
             raise ValueError(
-                f"{self.label}: on={self.on!r} names a side, but {domain!r} has no named sides; use a box domain, "
-                "or select boundary points with a callable mask"
+                f"{self.label}: on={self.on!r} names a side, but {domain!r} has no named sides (boxes name theirs, "
+                "a MeshDomain takes its mesh's physical tags); select boundary points with a callable mask"
             )
         try:  # the geometry knows its sides and aliases ("top" is one in 2-D, not in 1-D)
             domain.side_mask(self.on, torch.zeros(1, domain.dim, dtype=torch.float64))

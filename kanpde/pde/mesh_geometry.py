@@ -152,8 +152,10 @@ class MeshDomain(AbstractGeometry):
             points = points[:, :dim]
         if not np.isfinite(points).all():
             raise ValueError("points must be finite")
-        if not np.issubdtype(cells.dtype, np.integer) or cells.min() < 0 or cells.max() >= len(points):
-            raise ValueError(f"cells must index the {len(points)} points")
+        if not np.issubdtype(cells.dtype, np.integer):
+            raise TypeError(f"cells must be integer vertex indices, got dtype {cells.dtype}")
+        if cells.min() < 0 or cells.max() >= len(points):
+            raise ValueError(f"cells must index the {len(points)} points (0 ... {len(points) - 1})")
         self.points, self.cells, self.source = points, cells.astype(np.int64), source
         self._dim = dim
         self._cell_size = _simplex_measure(points[self.cells])
@@ -202,7 +204,10 @@ class MeshDomain(AbstractGeometry):
         try:
             mesh = meshio.read(file)
         except (Exception, SystemExit) as err:  # meshio raises many kinds, and some readers call sys.exit
-            raise ValueError(f"path: {str(path)!r} is not a mesh meshio can read: {err}") from None
+            raise ValueError(
+                f"path: {str(path)!r} is not a mesh meshio can read ({err}); expected a triangle or tetrahedron "
+                "mesh in a format meshio knows by its suffix (.msh, .vtu, .xdmf, ...)"
+            ) from None
         blocks = {}
         for block in mesh.cells:
             blocks.setdefault(block.type, []).append(block.data)
@@ -240,23 +245,37 @@ class MeshDomain(AbstractGeometry):
         """meshio's name of the cells: "triangle" or "tetra"."""
         return _CELL_TYPES[self._dim]
 
+    def _hits(self, x: np.ndarray, rows: np.ndarray, cols: np.ndarray, tol: float) -> np.ndarray:
+        """Rows (point indices) whose point lies in the paired cell ``cols`` (barycentric test, tolerance ``tol``)."""
+        corners = self.points[self.cells[cols]]  # (m, dim + 1, dim)
+        matrix = np.transpose(corners[:, 1:] - corners[:, :1], (0, 2, 1))
+        weights = np.linalg.solve(matrix, (x[rows] - corners[:, 0])[..., None])[..., 0]
+        bary = np.concatenate([1 - weights.sum(1, keepdims=True), weights], axis=1)
+        scale = self._cell_size[cols] ** (1 / self._dim)
+        return rows[(bary >= -tol / scale[:, None] - 1e-12).all(axis=1)]
+
     def _in_cells(self, x: np.ndarray, tol: float) -> np.ndarray:
-        """Whether each point lies in some cell (barycentric coordinates >= -tol relative to the cell size)."""
+        """Whether each point lies in some cell (barycentric coordinates >= -tol relative to the cell size).
+
+        The cells of the 8 nearest centroids are tried first; the points not found in them get the exact search
+        (every cell whose centroid lies within the largest cell radius), which is slow only on strongly graded
+        meshes and for points outside the domain.
+        """
         inside = np.zeros(len(x), dtype=bool)
-        for start in range(0, len(x), 20_000):
-            part = x[start : start + 20_000]
-            candidates = self._cell_tree.query_ball_point(part, self._cell_radius + tol)
-            rows = np.repeat(np.arange(len(part)), [len(c) for c in candidates])
-            if not len(rows):
-                continue
-            cols = np.concatenate([np.asarray(c, dtype=np.int64) for c in candidates])
-            corners = self.points[self.cells[cols]]  # (m, dim + 1, dim)
-            matrix = np.transpose(corners[:, 1:] - corners[:, :1], (0, 2, 1))
-            weights = np.linalg.solve(matrix, (part[rows] - corners[:, 0])[..., None])[..., 0]
-            bary = np.concatenate([1 - weights.sum(1, keepdims=True), weights], axis=1)
-            scale = self._cell_size[cols] ** (1 / self._dim)
-            hit = (bary >= -tol / scale[:, None] - 1e-12).all(axis=1)
-            inside[start + rows[hit]] = True
+        if not len(x):
+            return inside
+        k = min(8, len(self.cells))
+        _, near = self._cell_tree.query(x, k=k)
+        near = near.reshape(len(x), k)
+        inside[self._hits(x, np.repeat(np.arange(len(x)), k), near.reshape(-1), tol)] = True
+        rest = np.flatnonzero(~inside)
+        for start in range(0, len(rest), 20_000):
+            part = rest[start : start + 20_000]
+            candidates = self._cell_tree.query_ball_point(x[part], self._cell_radius + tol)
+            rows = np.repeat(part, [len(c) for c in candidates])
+            if len(rows):
+                cols = np.concatenate([np.asarray(c, dtype=np.int64) for c in candidates])
+                inside[self._hits(x, rows, cols, tol)] = True
         return inside
 
     def _nearest_facets(self, x: np.ndarray, tol: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
@@ -269,10 +288,14 @@ class MeshDomain(AbstractGeometry):
             lists = self._facet_tree.query_ball_point(x, self._facet_radius + tol)
             rows = np.repeat(np.arange(len(x)), [len(c) for c in lists])
             cols = np.concatenate([np.asarray(c, dtype=np.int64) for c in lists]) if len(rows) else rows
-        else:  # the k nearest facet centroids, widened until the nearest facet is certainly among them
+        else:  # the nearest facet's centroid lies within (distance to the k nearest candidates + facet radius)
             _, near = self._facet_tree.query(x, k=k)
             near = near.reshape(len(x), k)
             rows, cols = np.repeat(np.arange(len(x)), k), near.reshape(-1)
+            bound = _distance_rows(torch.from_numpy(x[rows]), corners[cols]).numpy().reshape(len(x), k).min(1)
+            lists = self._facet_tree.query_ball_point(x, bound + self._facet_radius + 1e-12)
+            rows = np.repeat(np.arange(len(x)), [len(c) for c in lists])
+            cols = np.concatenate([np.asarray(c, dtype=np.int64) for c in lists])
         if len(rows):
             d = _distance_rows(torch.from_numpy(x[rows]), corners[cols]).numpy()
             order = np.lexsort((d, rows))
@@ -323,7 +346,11 @@ class MeshDomain(AbstractGeometry):
         """
         n = _check_sampling(n_points, generator, dtype)
         unit = make_sampler(sampler).sample_unit(n, self._dim + 1, generator=generator)
-        _, points = _on_simplices(self.points[self.cells], self._cell_size, unit)
+        chosen, points = _on_simplices(self.points[self.cells], self._cell_size, unit)
+        # Grid samplers can put points exactly on a cell's facet, hence possibly on the boundary: move every point
+        # 1e-7 of the way to its cell's centroid (a negligible change of the distribution).
+        centroids = torch.from_numpy(self.points[self.cells[chosen]].mean(axis=1))
+        points = points + 1e-7 * (centroids - points)
         return points.to(dtype=dtype, device=device)
 
     def _sample_boundary(self, n: int, generator: torch.Generator, sampler: AbstractSampler) -> tuple[Tensor, Tensor]:

@@ -194,3 +194,50 @@ def test_solve_on_a_mesh_and_export_on_its_nodes(msh_file: Path, tmp_path: Path)
     predicted = solver.predict(torch.from_numpy(np.ascontiguousarray(mesh.points[:, :2]))).numpy()
     np.testing.assert_allclose(np.asarray(mesh.point_data["u"]).reshape(-1), predicted, rtol=1e-12, atol=1e-14)
     assert math.isfinite(float(np.abs(predicted).max()))
+
+
+def lshape_distance(x: np.ndarray) -> np.ndarray:
+    """Exact unsigned distance to the L-shape's boundary (6 segments)."""
+    corners = np.array([[-1, -1], [0, -1], [0, 0], [1, 0], [1, 1], [-1, 1], [-1, -1]], dtype=float)
+    best = np.full(len(x), np.inf)
+    for a, b in zip(corners[:-1], corners[1:]):
+        t = np.clip(((x - a) @ (b - a)) / ((b - a) @ (b - a)), 0, 1)
+        best = np.minimum(best, np.linalg.norm(x - a - t[:, None] * (b - a), axis=1))
+    return best
+
+
+def test_distance_is_the_exact_distance_to_the_boundary(lshape: kp.MeshDomain) -> None:
+    x = torch.rand(4000, 2, generator=gen(7), dtype=torch.float64) * 3 - 1.5
+    np.testing.assert_allclose(lshape.distance(x).abs().numpy(), lshape_distance(x.numpy()), atol=1e-12)
+
+
+def test_grid_sampler_never_puts_interior_points_on_the_boundary(lshape: kp.MeshDomain) -> None:
+    x = lshape.sample_interior(4096, generator=gen(), sampler="uniform")
+    assert bool(lshape.contains(x).all()) and not bool(lshape.on_boundary(x).any())
+
+
+def test_tags_given_to_the_constructor_and_3d_tags() -> None:
+    points, cells = lshape_mesh(2)
+    left = np.array([[i, j] for i, j in kp.MeshDomain(points, cells).facets if points[[i, j], 0].max() < -1 + 1e-12])
+    domain = kp.MeshDomain(points, cells, facet_tags={"left": left, "inner": np.array([[0, 6]])})
+    assert domain.side_names == ("left",)  # "inner" names no boundary facet
+    x, n = domain.sample_side("left", 50, generator=gen())
+    assert torch.allclose(x[:, 0], torch.full((50,), -1.0, dtype=torch.float64)) and bool((n[:, 0] == -1).all())
+    with pytest.raises(TypeError, match="cells must be integer"):
+        kp.MeshDomain(points, cells.astype(float))
+
+
+def test_a_tagged_tetrahedral_mesh_from_gmsh(tmp_path: Path) -> None:
+    points = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1.0]])
+    faces = np.array([[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]])
+    tags = np.array([1, 2, 2, 2])
+    mesh = meshio.Mesh(points, [("triangle", faces), ("tetra", np.array([[0, 1, 2, 3]]))],
+                       cell_data={"gmsh:physical": [tags, np.array([3])], "gmsh:geometrical": [tags, np.array([3])]},
+                       field_data={"floor": np.array([1, 2]), "walls": np.array([2, 2]), "body": np.array([3, 3])})  # fmt: skip
+    meshio.write(tmp_path / "tet.msh", mesh, file_format="gmsh22", binary=False)
+    tet = kp.MeshDomain.from_file(tmp_path / "tet.msh")
+    assert set(tet.side_names) == {"floor", "walls"} and tet.measure == pytest.approx(1 / 6)
+    x, n = tet.sample_side("floor", 20, generator=gen())
+    assert torch.allclose(x[:, 2], torch.zeros(20, dtype=torch.float64)) and bool((n[:, 2] == -1).all())
+    problem = kp.Poisson(tet, f=1, bcs=[kp.Dirichlet(0, on="floor"), kp.Neumann(0, on="walls")])
+    assert kp.Solver(problem, width=[3, 2, 1], n_interior=64).predict(x).shape == (20,)
