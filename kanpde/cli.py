@@ -162,18 +162,8 @@ def write_outputs(solver: Any, result: Any, out: Path, name: str) -> list[Path]:
     }
     written = [out / "summary.json"]
     atomic_write_text(written[0], json.dumps(summary, indent=2))
-    formula = None
-    if hasattr(solver, "symbolic"):
-        try:
-            formula = solver.symbolic()
-        except Exception as err:  # a formula is a bonus: report, never lose the field because of it
-            print(f"kanpde: no closed-form formula: {err}", file=sys.stderr)
-    if formula is not None:
-        import sympy
-
-        text = f"u = {formula}\nLaTeX: {sympy.latex(formula)}\n"
-        atomic_write_text(out / "formula.txt", text)
-        written.append(out / "formula.txt")
+    formula, files = write_formula(solver, out)
+    written += files
     written += list(solver.export_hdf5(out / "solution.h5", result=result, formula=formula))
     from .plot.history import plot_history
 
@@ -182,6 +172,56 @@ def write_outputs(solver: Any, result: Any, out: Path, name: str) -> list[Path]:
     solver.model.plot(path=out / "network.png")
     written += [out / "solution.png", out / "history.png", out / "network.png"]
     return written
+
+
+def write_formula(solver: Any, out: Path) -> tuple[Any, list[Path]]:
+    """The closed-form solution beside the field: ``formula.txt`` (the formula, its LaTeX and the verdict),
+    ``formula.tex`` (LaTeX) and ``verification.json`` (the formula substituted into the PDE and the conditions,
+    see :func:`kanpde.symbolic.verify.verify_formula`). Returns the formula (None when there is none) and the
+    files written.
+    """
+    from .io.atomic import atomic_path
+
+    def atomic_write_text(path: Path, text: str) -> None:
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
+
+    if not hasattr(solver, "symbolic"):
+        return None, []
+    try:
+        from .symbolic.solution import solution_formula
+
+        found = solution_formula(solver)
+    except Exception as err:  # a formula is a bonus: report, never lose the field because of it
+        print(f"kanpde: no closed-form formula: {err}", file=sys.stderr)
+        return None, []
+    import sympy
+
+    latex = sympy.latex(found.expr)
+    verdict = found.verification.summary if found.verification is not None else "not verified"
+    print(f"formula: u = {found.expr}\n  {verdict}")
+    text = (
+        f"u = {found.expr}\nLaTeX: {latex}\nverification: {verdict}\n"
+        f"relative L2 distance to the network: {found.rel_error_network:.3e}\n"
+    )
+    atomic_write_text(out / "formula.txt", text)
+    atomic_write_text(out / "formula.tex", f"u = {latex}\n")
+    record = {
+        "formula": str(found.expr),
+        "latex": latex,
+        "route": found.route,
+        "rel_error_network": found.rel_error_network,
+        "rel_error_exact": found.rel_error_exact,
+        "is_solution": found.is_solution,
+        "verification": None if found.verification is None else found.verification.to_dict(),
+        "candidates": [
+            {"route": c.route, "formula": None if c.expr is None else str(c.expr), "rel_error_network":
+             c.rel_error_network, "is_solution": c.is_solution, "seconds": c.seconds, "note": c.note}
+            for c in found.candidates
+        ],
+    }  # fmt: skip
+    atomic_write_text(out / "verification.json", json.dumps(record, indent=2))
+    return found.expr, [out / "formula.txt", out / "formula.tex", out / "verification.json"]
 
 
 def list_command(args: argparse.Namespace) -> int:
@@ -235,11 +275,20 @@ def bench_command(args: argparse.Namespace) -> int:
 
 
 def _baseline_text(baseline: Any) -> str:
+    """``source: rel L2 ... in ... s`` for each reference figure (the ``others`` too), separated by "; "."""
     if not baseline:
         return "-"
-    if isinstance(baseline, dict):
-        return ", ".join(f"{k}={v}" for k, v in baseline.items())
-    return str(baseline)
+    if not isinstance(baseline, dict):
+        return str(baseline)
+    entries = [baseline, *baseline.get("others", [])]
+    parts = []
+    for entry in entries:
+        source = str(entry.get("source", "reference")).split(" (")[0]
+        figure = f"rel L2 {entry['rel_l2']:.2g}" if "rel_l2" in entry else ""
+        if "seconds" in entry:
+            figure += f" in {entry['seconds']:g} s"
+        parts.append(f"{source}: {figure}".strip(": "))
+    return "; ".join(parts)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""Symbolic extraction: candidate library, edge fitting, KAN -> sympy formula (the only sub-package importing sympy).
+"""Symbolic extraction: candidate library, edge fitting, KAN -> sympy formula, recovery of a trained solution's
+closed form and its verification against the PDE (the only sub-package importing sympy).
 
 Example:
     >>> import torch, kanpde as kp
@@ -22,26 +23,44 @@ from .library import register_function as register_function
 from .library import unregister_function as unregister_function
 from .network import SymbolicLayer as SymbolicLayer
 from .network import SymbolicNetwork as SymbolicNetwork
+from .recover import Recovery as Recovery
+from .recover import RecoveryError as RecoveryError
+from .recover import recover_formula as recover_formula
 from .report import EdgeReport as EdgeReport
 from .report import SymbolicReport as SymbolicReport
 from .simplify import simplify_expression as simplify_expression
+from .solution import SolutionFormula as SolutionFormula
+from .solution import solution_formula as solution_formula
+from .template import Template as Template
+from .verify import TermCheck as TermCheck
+from .verify import Verification as Verification
+from .verify import verify_formula as verify_formula
 
 __all__ = [
     "DEFAULT_LIBRARY",
     "EdgeReport",
+    "Recovery",
+    "RecoveryError",
+    "SolutionFormula",
     "SimpleValue",
     "SymbolicFit",
     "SymbolicFunction",
     "SymbolicLayer",
     "SymbolicNetwork",
     "SymbolicReport",
+    "Template",
+    "TermCheck",
+    "Verification",
     "auto_symbolic",
     "fit_edge",
     "function_names",
     "get_function",
+    "recover_formula",
     "register_function",
     "select",
     "simple_values",
     "simplify_expression",
+    "solution_formula",
     "unregister_function",
+    "verify_formula",
 ]

@@ -2,7 +2,8 @@
 
 A candidate is an exact sympy number with its float value: 0 and +-1 (always offered, because a network's
 internal scales are arbitrary and retraining absorbs them), then integers, rationals ``p/q`` with small ``q``,
-rational multiples of pi, e, sqrt(2) and sqrt(3), ordered by their distance to the number.
+rational multiples of pi, pi^2 (the decay rates of heat modes, ``exp(-k pi^2 t)``), e, sqrt(2) and sqrt(3),
+ordered by their distance to the number.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def _nearby(v: float) -> list[SimpleValue]:
     return (
         _multiples(v, 1.0, sympy.Integer(1), _DENOMINATORS)
         + _multiples(v, math.pi, sympy.pi, _PI_DENOMINATORS)
+        + _multiples(v, math.pi**2, sympy.pi**2, _DENOMINATORS)
         + _multiples(v, math.e, sympy.E, _E_DENOMINATORS)
         + _multiples(v, math.sqrt(2), sympy.sqrt(2), _ROOT_DENOMINATORS)
         + _multiples(v, math.sqrt(3), sympy.sqrt(3), _ROOT_DENOMINATORS)

@@ -362,7 +362,9 @@ def fit_edge(
             of ``y`` is at most ``zero_tol * scale`` the edge counts as dead and only the ``"0"`` fit (``y ~ d``)
             is returned.
         zero_tol: see ``scale``.
-        select_factor, select_atol, max_degeneracy: the choice rule (see the module docstring).
+        select_factor: the choice rule's factor (see the module docstring).
+        select_atol: the choice rule's absolute slack (see the module docstring).
+        max_degeneracy: fits more degenerate than this count only when no other fits (see the module docstring).
         n_grid: grid points per search axis (the argument's spread and centre).
         n_starts: best grid points refined by Levenberg-Marquardt.
         lm_steps: Levenberg-Marquardt iterations per start.

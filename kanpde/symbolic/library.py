@@ -178,8 +178,12 @@ def register_function(
         torch_fn: elementwise torch function, differentiable by autograd.
         sympy_fn: the same function of a sympy expression.
         complexity: simplicity score (built-ins: x 1, x^2/sin/exp 2, tanh/x^3 3, arctan 4).
-        domain, a_mode, b_mode, parity, period, antiperiod: see :class:`SymbolicFunction` (the defaults fit
-            ``a`` and ``b`` freely and allow every argument).
+        domain: allowed argument ranges (default: every real argument); see :class:`SymbolicFunction`.
+        a_mode: constraint on ``a`` (default ``"free"``); see :class:`SymbolicFunction`.
+        b_mode: constraint on ``b`` (default ``"free"``); see :class:`SymbolicFunction`.
+        parity: ``"odd"``, ``"even"`` or None; see :class:`SymbolicFunction`.
+        period: the period of ``f``, or None; see :class:`SymbolicFunction`.
+        antiperiod: the antiperiod of ``f``, or None; see :class:`SymbolicFunction`.
         overwrite: replace an existing entry of that name (built-ins included) instead of raising.
 
     Returns:

@@ -269,7 +269,8 @@ class SymbolicNetwork(nn.Module):
         """Refit the free affine constants to ``(x, y)`` in place; returns the RMSE.
 
         Args:
-            x, y: data.
+            x: inputs.
+            y: targets at ``x``.
             steps: iterations.
             method: ``"lm"`` (Levenberg-Marquardt, default: converges to rounding in a few iterations) or
                 ``"lbfgs"`` (L-BFGS with strong-Wolfe line search, divergence guarded); see
@@ -306,8 +307,10 @@ class SymbolicNetwork(nn.Module):
         is restored.
 
         Args:
-            x, y: data (the KAN's training data, or the KAN's outputs).
-            rtol, atol: the tolerance (``atol`` defaults to 1e-8 times the larger of ``y``'s std and max).
+            x: inputs (the KAN's training data).
+            y: targets at ``x`` (the training data, or the KAN's outputs).
+            rtol: the relative tolerance.
+            atol: the absolute tolerance (default: 1e-8 times the larger of ``y``'s std and max).
             window: relative distance within which non-trivial candidates are tried.
             retrain_steps: iterations of the retraining after each trial.
             method: the retraining optimiser (see :meth:`retrain`).

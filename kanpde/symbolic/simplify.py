@@ -8,11 +8,45 @@ rewrite is tried and the result with the fewest operations (:func:`sympy.count_o
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import sympy
 
-__all__ = ["simplify_expression", "rationalize_floats"]
+__all__ = ["simplify_expression", "rationalize_floats", "time_limit", "Timeout"]
+
+
+class Timeout(Exception):
+    """Raised by :func:`time_limit` when the time is up."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`Timeout` after ``seconds`` (SIGALRM: main thread on Unix only; elsewhere no limit). Nests: an
+    enclosing limit keeps counting and still fires."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable or seconds <= 0:
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Timeout
+
+    outer = signal.getitimer(signal.ITIMER_REAL)[0]
+    start = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer > 0 else seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer > 0:  # the enclosing limit goes on (fires at once when it has passed)
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-6))
 
 
 def rationalize_floats(expr: sympy.Expr, *, rtol: float = 1e-10, max_denominator: int = 100) -> sympy.Expr:
@@ -49,13 +83,14 @@ def _rewrites() -> list[Callable[[sympy.Expr], sympy.Expr]]:
     ]
 
 
-def simplify_expression(expr: sympy.Expr) -> sympy.Expr:
+def simplify_expression(expr: sympy.Expr, *, seconds: float = 5.0) -> sympy.Expr:
     """The shortest of ``expr`` and its rewrites by ``simplify``, ``expand``, ``trigsimp``, ``fu``,
     ``expand_trig`` + ``simplify`` and ``expand`` + ``factor`` (by :func:`sympy.count_ops`).
 
-    A rewrite that raises (sympy does on some float-heavy expressions) is skipped. Expressions that still hold
-    floating-point constants (unsnapped ones) only get ``expand``: on them ``simplify`` and ``fu`` take seconds to
-    minutes and gain nothing exact.
+    A rewrite that raises (sympy does on some float-heavy expressions), or takes longer than ``seconds`` (on
+    the main thread on Unix; ``factor`` of a polynomial with large rational coefficients can take minutes), is
+    skipped. Expressions that still hold floating-point constants (unsnapped ones) only get ``expand``: on them
+    ``simplify`` and ``fu`` take seconds to minutes and gain nothing exact.
 
     Example:
         >>> import sympy
@@ -67,8 +102,9 @@ def simplify_expression(expr: sympy.Expr) -> sympy.Expr:
     rewrites = [sympy.expand] if expr.atoms(sympy.Float) else _rewrites()
     for rewrite in rewrites:
         try:
-            candidate = rewrite(expr)
-        except Exception:  # noqa: BLE001 - sympy raises many types; a failed rewrite is just not a candidate
+            with time_limit(seconds):
+                candidate = rewrite(expr)
+        except Exception:  # noqa: BLE001 - sympy raises many types (and Timeout): a failed rewrite is no candidate
             continue
         ops = sympy.count_ops(candidate)
         if ops < best_ops:

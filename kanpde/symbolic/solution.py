@@ -1,15 +1,28 @@
-"""The trained solution of a PDE solver as one sympy expression in the problem's coordinates.
+"""The trained solution of a PDE solver as one sympy expression in the problem's coordinates, verified.
 
-The solver's trial function is ``u(x) = b(x) N(s (x - c)) + g(x)`` (``b = 1, g = 0`` without a hard constraint):
-``N`` is the KAN on scaled coordinates. :func:`solution_formula` replaces every edge of ``N`` by its best library
-function (:func:`~kanpde.symbolic.extract.auto_symbolic`), substitutes the scaling, and composes ``b`` and ``g``
-from their own formulas (the box distance function and the Dirichlet/initial data), then simplifies.
-The returned :class:`SolutionFormula` says how far the formula is from the network and from the exact solution on
-sample points, so a formula that does not fit is reported as such.
+Two routes, tried in this order:
+
+- ``"recover"``: the trained solution ``u`` is treated as a function to distil (sampled through
+  ``solver.predict``), and :func:`~kanpde.symbolic.recover.recover_formula` finds its closed form through its
+  separable structure (sums, products, sums of products of functions of one coordinate).
+- ``"compose"``: the solver's trial function is ``u(x) = b(x) N(s (x - c)) + g(x)`` (``b = 1, g = 0`` without a
+  hard constraint), ``N`` the KAN on scaled coordinates: every edge of ``N`` is replaced by its best library
+  function (:func:`~kanpde.symbolic.extract.auto_symbolic`), the scaling substituted, and ``b`` and ``g`` composed
+  from their own formulas (the box distance function and the Dirichlet/initial data), then simplified. With a
+  hard constraint ``N = (u - g)/b`` is rarely elementary even when ``u`` is, so this seldom gives the exact
+  formula; it is run only when the first route did not give a verified solution.
+
+Each candidate is verified (:func:`~kanpde.symbolic.verify.verify_formula`: substituted into the PDE and the
+conditions). The chosen formula is the first that satisfies the PDE and every condition exactly, else the one
+closest to the network (the shorter of those within a factor 10). The returned :class:`SolutionFormula` says how
+far the formula is from the network and from the exact solution, and what the verification showed, so a formula
+that does not fit is reported as such.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +30,45 @@ import sympy
 import torch
 
 from .extract import auto_symbolic
+from .recover import RecoveryError, recover_formula
 from .simplify import simplify_expression
+from .verify import Verification, verify_formula
 
 if TYPE_CHECKING:
     from ..pde.solver import Solver
 
-__all__ = ["SolutionFormula", "solution_formula"]
+__all__ = ["Candidate", "SolutionFormula", "solution_formula"]
+
+ROUTES = ("recover", "compose")
+#: Snapping tolerances of the "recover" route (relative RMSE growth over the free fit), tightest first: the first
+#: formula that satisfies the PDE and the conditions exactly is kept, so a loose tolerance cannot pass off a
+#: wrong formula; the last one is kept otherwise (a trained network is rarely better than 1e-3).
+SNAP_TOLS = (1e-6, 1e-5, 1e-4, 1e-3)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What one route gave.
+
+    Attributes:
+        route: ``"recover"`` or ``"compose"``.
+        expr: the formula (None when the route failed).
+        rel_error_network: relative L2 distance to the trained network at the sample points (None on failure).
+        verification: the verification of ``expr`` (None on failure or when not verified).
+        seconds: time taken by the route and its verification.
+        note: why the route failed, or how the function was split.
+    """
+
+    route: str
+    expr: sympy.Expr | None
+    rel_error_network: float | None
+    verification: Verification | None
+    seconds: float
+    note: str = ""
+
+    @property
+    def is_solution(self) -> bool:
+        return self.verification is not None and self.verification.is_solution is True
 
 
 @dataclass(frozen=True)
@@ -35,12 +81,23 @@ class SolutionFormula:
         rel_error_exact: relative L2 distance to the exact solution (None without one).
         exact_fit: True when the formula reproduces the network to ``1e-3`` relative (the network is itself an
             approximation, so this is the most a formula of it can promise).
+        verification: the formula substituted into the problem (None when ``verify=False``).
+        route: the route that gave it (``"recover"`` or ``"compose"``).
+        candidates: every route tried, in order.
     """
 
     expr: sympy.Expr
     rel_error_network: float
     rel_error_exact: float | None
     exact_fit: bool
+    verification: Verification | None = None
+    route: str = "compose"
+    candidates: tuple[Candidate, ...] = ()
+
+    @property
+    def is_solution(self) -> bool:
+        """True only when the formula satisfies the PDE and every condition exactly (see ``verification``)."""
+        return self.verification is not None and self.verification.is_solution is True
 
 
 def _rational(value: float) -> sympy.Expr:
@@ -85,24 +142,13 @@ def _constraint_formulas(solver: Solver, symbols: list[sympy.Symbol]) -> tuple[s
     return (t - t0) / _rational(problem.time.length) * distance, lift
 
 
-def solution_formula(
-    solver: Solver, *, n_samples: int = 512, max_simplify_ops: int = 80, **options: Any
-) -> SolutionFormula:
-    """The trained solution (field 0) as a simplified sympy expression, with its fit errors.
-
-    Args:
-        solver: a trained solver.
-        n_samples: interior points the edges are fitted on and the formula is checked at.
-        max_simplify_ops: simplify only expressions of at most this many operations (sympy's simplification time
-            grows fast with size; a formula of a 2-10-1 network has hundreds).
-        options: passed to :func:`~kanpde.symbolic.extract.auto_symbolic` (library, r2_threshold, ...).
-    """
+def _composed(solver: Solver, points: torch.Tensor, n_samples: int, max_simplify_ops: int, **options: Any) -> Any:
+    """The formula of the trial function ``b N + g`` with every edge of ``N`` replaced by a library function."""
     problem, approx = solver.problem, solver.approximation
-    generator = torch.Generator().manual_seed(solver.seed + 104729)
-    points = problem.domain.sample_interior(n_samples, generator=generator, sampler="halton", dtype=solver.dtype)
-    scaled = approx.normalized(points).detach()
+    scaled = approx.normalized(points[:n_samples].to(approx.center.device)).detach()
     # A PDE network has many edges: a lighter search than auto_symbolic's defaults keeps this to seconds.
-    options = {"retrain_steps": 20, "alternatives": 0, "fit_options": {"n_starts": 1, "lm_steps": 15}} | options
+    defaults: dict[str, Any] = {"retrain_steps": 20, "alternatives": 0, "fit_options": {"n_starts": 1, "lm_steps": 15}}
+    options = defaults | options
     network = auto_symbolic(solver.model, scaled, **options)
     symbols = [sympy.Symbol(c) for c in problem.coords]
     inner = [sympy.Symbol(f"_s{i}") for i in range(len(symbols))]
@@ -115,13 +161,130 @@ def solution_formula(
         expr = b * expr + g
     if sympy.count_ops(expr) <= max_simplify_ops:  # sympy's simplification grows fast with the expression
         expr = simplify_expression(expr)
-    values = _evaluate(expr, symbols, points)
-    with torch.no_grad():
-        network_values = approx(points)[:, 0]
-    rel_net = float((values - network_values).norm() / network_values.norm().clamp_min(1e-300))
+    return expr
+
+
+def _recovered(solver: Solver, n_points: int, time_limit: float, options: dict[str, Any]) -> tuple[sympy.Expr, str]:
+    problem = solver.problem
+    if problem.n_fields != 1:
+        raise RecoveryError(f"recovery handles one field; the problem has {problem.n_fields}")
+    lower, upper = problem.domain.bounds
+
+    def predict(points: torch.Tensor) -> torch.Tensor:
+        return solver.predict(points.to(solver.dtype)).detach().cpu().to(torch.float64).reshape(-1)
+
+    def accept(expr: sympy.Expr) -> bool | None:
+        try:
+            return verify_formula(expr, problem, n_points=200, time_limit=time_limit, seed=solver.seed).is_solution
+        except ValueError:  # not finite somewhere in the domain: not a solution
+            return False
+
+    recovery = recover_formula(
+        predict, lower, upper, coords=problem.coords, contains=problem.domain.contains, n_points=n_points,
+        **({"snap_tols": SNAP_TOLS, "accept": accept, "seed": solver.seed} | options),
+    )  # fmt: skip
+    note = f"{recovery.structure}; snapped with tolerance {recovery.snap_tol:g}"
+    return recovery.expr, note
+
+
+def solution_formula(
+    solver: Solver,
+    *,
+    routes: tuple[str, ...] = ROUTES,
+    n_samples: int = 512,
+    n_points: int = 2000,
+    max_simplify_ops: int = 80,
+    verify: bool = True,
+    time_limit: float = 5.0,
+    recover_options: dict[str, Any] | None = None,
+    **options: Any,
+) -> SolutionFormula:
+    """The trained solution (field 0) as a simplified sympy expression, with its fit errors and verification.
+
+    Args:
+        solver: a trained solver.
+        routes: the routes to try, in order (see the module docstring): ``("recover", "compose")`` by default;
+            ``"compose"`` runs only when no earlier candidate is a verified solution.
+        n_samples: interior points the edges are fitted on (``"compose"``) and the formula is checked at.
+        n_points: points of the final fit of ``"recover"``.
+        max_simplify_ops: simplify only composed expressions of at most this many operations (sympy's
+            simplification time grows fast with size; a formula of a 2-10-1 network has hundreds).
+        verify: substitute each candidate into the problem (:func:`~kanpde.symbolic.verify.verify_formula`).
+        time_limit: seconds the symbolic simplification of one residual may take in the verification.
+        recover_options: passed to :func:`~kanpde.symbolic.recover.recover_formula` by ``"recover"`` (library,
+            max_terms, snap_tols, ...).
+        options: passed to :func:`~kanpde.symbolic.extract.auto_symbolic` by ``"compose"`` (library, ...).
+
+    Raises:
+        ValueError: an unknown route, or no route gave a formula (the message says why each failed).
+    """
+    unknown = [r for r in routes if r not in ROUTES]
+    if unknown or not routes:
+        raise ValueError(f"routes must be a non-empty tuple of {ROUTES}, got {routes!r}")
+    problem = solver.problem
+    generator = torch.Generator().manual_seed(solver.seed + 104729)
+    points = problem.domain.sample_interior(n_samples, generator=generator, sampler="halton", dtype=solver.dtype)
+
+    def network(x: torch.Tensor) -> torch.Tensor:
+        out = solver.predict(x).detach().cpu()
+        return out if out.ndim == 1 else out[:, 0]  # field 0
+
+    network_values = network(points)
+    candidates: list[Candidate] = []
+    for route in routes:
+        if route == "compose" and any(c.is_solution for c in candidates):
+            continue
+        start = time.perf_counter()
+        try:
+            if route == "recover":
+                expr, note = _recovered(solver, n_points, time_limit, dict(recover_options or {}))
+            else:
+                expr, note = _composed(solver, points, n_samples, max_simplify_ops, **options), "edges composed"
+            values = _evaluate(expr, [sympy.Symbol(c) for c in problem.coords], points)
+        except (RecoveryError, ValueError, RuntimeError, ArithmeticError) as err:
+            candidates.append(Candidate(route, None, None, None, time.perf_counter() - start, str(err)))
+            continue
+        rel_net = float((values - network_values).norm() / network_values.norm().clamp_min(1e-300))
+        if not math.isfinite(rel_net):
+            note = f"the formula {expr} is not finite at some points of the domain"
+            candidates.append(Candidate(route, None, None, None, time.perf_counter() - start, note))
+            continue
+        verification = None
+        if verify:
+            try:
+                verification = verify_formula(expr, problem, network=network, time_limit=time_limit, seed=solver.seed)
+            except ValueError as err:  # e.g. not finite somewhere in the domain
+                note += f"; not verified: {err}"
+        candidates.append(Candidate(route, expr, rel_net, verification, time.perf_counter() - start, note))
+    found = [c for c in candidates if c.expr is not None and c.rel_error_network is not None]
+    if not found:
+        raise ValueError("no formula: " + "; ".join(f"{c.route}: {c.note}" for c in candidates))
+    best = _choose(found)
+    assert best.expr is not None and best.rel_error_network is not None
+    values = _evaluate(best.expr, [sympy.Symbol(c) for c in problem.coords], points)
     exact = problem.exact_values(points)
     rel_exact = None if exact is None else float((values - exact[:, 0]).norm() / exact[:, 0].norm().clamp_min(1e-300))
-    return SolutionFormula(expr, rel_net, rel_exact, rel_net <= 1e-3)
+    return SolutionFormula(
+        best.expr,
+        best.rel_error_network,
+        rel_exact,
+        best.rel_error_network <= 1e-3,
+        best.verification,
+        best.route,
+        tuple(candidates),
+    )
+
+
+def _choose(found: list[Candidate]) -> Candidate:
+    """A verified solution first (it satisfies the PDE and every condition exactly; and resembles the network),
+    else the closest to the network, where errors within a factor 10 of the smallest count as equal and the
+    shorter formula wins (both are then approximations of the same network; the shorter reads better)."""
+    verified = [c for c in found if c.is_solution and c.rel_error_network is not None and c.rel_error_network < 0.5]
+    if verified:
+        return verified[0]
+    least = min(c.rel_error_network for c in found if c.rel_error_network is not None)
+    close = [c for c in found if c.rel_error_network is not None and c.rel_error_network <= 10 * least]
+    return min(close, key=lambda c: sympy.count_ops(c.expr))
 
 
 def _evaluate(expr: sympy.Expr, symbols: list[sympy.Symbol], points: torch.Tensor) -> torch.Tensor:

@@ -231,9 +231,11 @@ def test_a_tagged_tetrahedral_mesh_from_gmsh(tmp_path: Path) -> None:
     points = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1.0]])
     faces = np.array([[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]])
     tags = np.array([1, 2, 2, 2])
-    mesh = meshio.Mesh(points, [("triangle", faces), ("tetra", np.array([[0, 1, 2, 3]]))],
-                       cell_data={"gmsh:physical": [tags, np.array([3])], "gmsh:geometrical": [tags, np.array([3])]},
-                       field_data={"floor": np.array([1, 2]), "walls": np.array([2, 2]), "body": np.array([3, 3])})  # fmt: skip
+    physical = [tags, np.array([3])]
+    names = {"floor": np.array([1, 2]), "walls": np.array([2, 2]), "body": np.array([3, 3])}
+    cells = [("triangle", faces), ("tetra", np.array([[0, 1, 2, 3]]))]
+    data = {"gmsh:physical": physical, "gmsh:geometrical": physical}
+    mesh = meshio.Mesh(points, cells, cell_data=data, field_data=names)
     meshio.write(tmp_path / "tet.msh", mesh, file_format="gmsh22", binary=False)
     tet = kp.MeshDomain.from_file(tmp_path / "tet.msh")
     assert set(tet.side_names) == {"floor", "walls"} and tet.measure == pytest.approx(1 / 6)
