@@ -196,6 +196,12 @@ def _best_in_span(
     return best
 
 
+def _rms_outside(space: Tensor, known: Tensor) -> float:
+    """RMS of the part of the orthonormal columns ``space`` outside the span of the orthonormal ``known``."""
+    outside = space - known @ (known.T @ space)
+    return float(outside.square().mean().sqrt()) * space.shape[0] ** 0.5
+
+
 def span_terms(
     x: Tensor,
     vectors: Tensor,
@@ -213,7 +219,8 @@ def span_terms(
 
     Returns:
         ``[(name, a, b, fraction), ...]``: ``fraction`` is the part of the term outside the space when it was
-        chosen (0 for an exact member).
+        chosen (0 for an exact member). Fewer than ``count`` when the constant and the terms found already span
+        the space (``x y + c`` has rank 2 in ``x`` but needs one term).
 
     Shapes:
         x: ``(n_points,)``; vectors: ``(n_points, r)``.
@@ -222,11 +229,14 @@ def span_terms(
     vectors = vectors.to(torch.float64)
     count = vectors.shape[1] if count is None else count
     ones = torch.ones(x.numel(), 1, dtype=torch.float64)
-    space = torch.linalg.svd(torch.cat([ones, vectors], dim=1), full_matrices=False).U
+    basis, sigma, _ = torch.linalg.svd(torch.cat([ones, vectors], dim=1), full_matrices=False)
+    space = basis[:, sigma > 1e-8 * sigma[0]]  # the columns of numerically zero weight are arbitrary directions
     known = ones / ones.norm()
     entries = [e for e in resolve_library(library) if e.name != "0"]
     found: list[tuple[str, float, float, float]] = []
     for _ in range(count):
+        if _rms_outside(space, known) < 1e-8:  # the constant and the terms found already span the space
+            break
         scored = []
         for entry in entries:
             best = _best_in_span(entry, x, space, known, n_grid, n_starts)

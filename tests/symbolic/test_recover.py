@@ -119,3 +119,14 @@ def test_terms() -> None:
     found = span_terms(x, torch.linalg.qr(modes).Q, library=["x", "x^2", "sin", "exp"])
     assert sorted(round(abs(a) / math.pi, 6) for _, a, _, _ in found) == [1.0, 3.0]
     assert all(fraction < 1e-8 for *_, fraction in found)
+
+
+def test_span_terms_stops_when_the_constant_completes_the_space() -> None:
+    # x y + 1/3 sampled on lines in x: rank 2 (x and the constant), so one term; the SVD's third, numerically
+    # zero, direction must not be taken for part of the space (it matched cosh(61 x - 0.55) before)
+    x = torch.linspace(-1, 1, 96, dtype=torch.float64)
+    y = torch.linspace(-0.9, 0.8, 64, dtype=torch.float64)
+    matrix = x[:, None] * y[None, :] + 1 / 3
+    vectors = torch.linalg.svd(matrix, full_matrices=False).U[:, :2]
+    found = span_terms(x, vectors, count=2)
+    assert [(name, a, b) for name, a, b, _ in found] == [("x", 1.0, 0.0)]
