@@ -41,7 +41,7 @@ import torch
 from torch import Tensor
 
 from .library import SymbolicFunction, get_function
-from .template import Add, Apply, Mul, Node, Template
+from .template import Add, Apply, Mul, Node, Template, least_squares
 from .terms import Builder, fit_composition, fit_terms, fit_transformed, span_terms
 
 __all__ = ["Recovery", "RecoveryError", "recover_formula"]
@@ -304,7 +304,7 @@ class _Recoverer:
         vectors = torch.linalg.svd(matrix, full_matrices=False).U[:, :rank]
         terms = span_terms(xs, vectors, library=self.library, count=rank)
         basis = torch.stack([get_function(n).torch_fn(a * xs + b) for n, a, b, _ in terms] + [torch.ones_like(xs)], 1)
-        coefficients = torch.linalg.lstsq(basis, matrix).solution
+        coefficients = least_squares(basis, matrix)
         missed = _rms(matrix - basis @ coefficients) / _rms(matrix)
         if missed > self.separable_tol:
             raise RecoveryError(f"the functions of {self.names[var]} on one slice miss {missed:.1e} of the others")
@@ -314,7 +314,7 @@ class _Recoverer:
                 full = points.repeat_interleave(xs.numel(), dim=0)
                 full[:, var] = xs.repeat(points.shape[0])
                 values = g(full).detach().reshape(points.shape[0], xs.numel()).T
-                return torch.linalg.lstsq(basis, values).solution[m]
+                return least_squares(basis, values)[m]
 
             return h
 

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from .constants import nearest_distance, simple_values
+from .template import levenberg_marquardt
 
 if TYPE_CHECKING:
     from .network import SymbolicNetwork
@@ -54,39 +55,18 @@ def retrain_lm(
     if not bool(free.any()):
         return net.rmse(x, y)
 
-    def sse_of(values: Tensor) -> float:
+    def residual(values: Tensor) -> Tensor:
         net.set_flat_constants(values)
         with torch.no_grad():
-            r = net(x) - y
-        value = float((r * r).sum())
-        return value if math.isfinite(value) else math.inf
+            return (net(x) - y).flatten()
 
-    sse = sse_of(theta)
+    def jacobian(values: Tensor) -> Tensor:
+        net.set_flat_constants(values)
+        _, jac = net.jacobian(x)
+        return jac.reshape(-1, theta.numel())
+
     floor = max(1e-30 * float((y * y).sum()), good_enough**2 * y.numel())
-    damping = 1e-3
-    for _ in range(steps if math.isfinite(sse) else 0):
-        if sse <= floor:
-            break
-        net.set_flat_constants(theta)
-        out, jac = net.jacobian(x)
-        r = (out - y).flatten()
-        jac = jac.reshape(r.numel(), -1)[:, free]
-        jtj, grad = jac.T @ jac, jac.T @ r
-        if not bool(torch.isfinite(jtj).all() & torch.isfinite(grad).all()):
-            break
-        scaling = torch.diag(jtj.diagonal().clamp(min=1e-30))
-        previous = sse
-        while damping < 1e12:
-            step = torch.linalg.lstsq(jtj + damping * scaling, -grad[:, None]).solution[:, 0]
-            trial = theta.clone()
-            trial[free] += step
-            trial_sse = sse_of(trial)
-            if trial_sse < sse:
-                theta, sse, damping = trial, trial_sse, max(damping / 3, 1e-12)
-                break
-            damping *= 4
-        if sse == previous or previous - sse <= stall * previous:
-            break
+    theta, _ = levenberg_marquardt(residual, jacobian, theta, free, steps, floor=floor, stall=stall)
     net.set_flat_constants(theta)
     return net.rmse(x, y)
 

@@ -22,7 +22,7 @@ from .constants import SimpleValue, nearest_distance, simple_values
 from .library import get_function
 from .simplify import rationalize_floats, simplify_expression
 
-__all__ = ["Apply", "Param", "Add", "Mul", "Node", "Template", "levenberg_marquardt"]
+__all__ = ["Apply", "Param", "Add", "Mul", "Node", "Template", "least_squares", "levenberg_marquardt"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,21 @@ def _nodes(node: Node) -> Iterator[Node]:
             yield from _nodes(child)
 
 
+def least_squares(a: Tensor, b: Tensor) -> Tensor:
+    """The least-squares solution of ``a @ x = b`` (minimum norm where ``a`` is rank deficient), the same bits
+    on every run.
+
+    On the CPU this is LAPACK's SVD-based ``gelsd``: the default ``gelsy`` of MKL returns results that differ in
+    the last bits from call to call on the same input, and those differences decided snapping (a constant fixed
+    or not) and with it the recovered formula. CUDA offers only ``gels`` (QR, full rank).
+
+    Shapes:
+        a: ``(m, n)``; b: ``(m, k)``; returns ``(n, k)``.
+    """
+    driver = "gelsd" if a.device.type == "cpu" else None
+    return torch.linalg.lstsq(a, b, driver=driver).solution
+
+
 def levenberg_marquardt(
     residual: Callable[[Tensor], Tensor],
     jacobian: Callable[[Tensor], Tensor],
@@ -132,7 +147,7 @@ def levenberg_marquardt(
         scaling = torch.diag(jtj.diagonal().clamp(min=1e-30))
         previous = sse
         while damping < 1e12:
-            step = torch.linalg.lstsq(jtj + damping * scaling, -grad[:, None]).solution[:, 0]
+            step = least_squares(jtj + damping * scaling, -grad[:, None])[:, 0]
             trial = theta.clone()
             trial[free] += step
             trial_sse = sse_of(trial)
