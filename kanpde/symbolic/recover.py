@@ -24,8 +24,8 @@ snapped to simple values.
 
 Measured on the suite (``python -m kanpde.bench.symbolic_recovery``): this recovers the exact solutions that a
 composition of the trained network's edges does not (with a hard constraint the network ``N = (u - g)/b`` is
-rarely elementary even when ``u`` is). What it misses: sums of terms in one coordinate that no single term
-imitates one at a time (``sin(2 pi x) + cos(4 pi x)/2``), and functions that no split, transform or low-rank sum
+rarely elementary even when ``u`` is). What it misses: functions of one coordinate that are neither a sum of
+up to three library terms nor a composition of two, and functions that no split, transform or low-rank sum
 reduces to one coordinate (``sin(pi (x^2 + y^2))``).
 """
 

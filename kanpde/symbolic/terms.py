@@ -1,8 +1,8 @@
 """Functions of one coordinate as short sums of library terms ``c f(a x + b)``.
 
 - :func:`fit_terms`: a sum fitted to one function, a term at a time (each the best single fit to what the previous
-  ones leave, then all refitted together). Greedy: it finds ``sin(pi x) + x^2`` but not two sines of comparable
-  size, whose sum the best single sine of another frequency imitates.
+  ones leave, then all refitted together), restarted from the next best first terms when that misses: a single
+  term can imitate a whole sum (``sin(2 pi x) + cos(4 pi x)/2`` by a Gaussian) and lead the greedy sum astray.
 - :func:`span_terms`: the library terms that span a given space of functions (the columns of an SVD factor):
   for each candidate ``f(a x + b)`` the part outside the space, relative to its part not already spanned by the
   terms found so far, is minimised over ``(a, b)`` (a grid search, then Levenberg-Marquardt); the best is kept,
@@ -86,17 +86,23 @@ def _novelty(x: Tensor, terms: list[Term], new: SymbolicFit) -> float:
 
 
 def fit_terms(
-    x: Tensor, y: Tensor, *, library: Iterable[str | SymbolicFunction] | None = None, max_terms: int = 3
+    x: Tensor,
+    y: Tensor,
+    *,
+    library: Iterable[str | SymbolicFunction] | None = None,
+    max_terms: int = 3,
+    beam: int = 4,
 ) -> tuple[list[Term], float, float]:
     """``y ~ sum_k c_k f_k(a_k x + b_k) + d`` with up to ``max_terms`` library terms, added one at a time.
 
     Each new term is the best fit (:func:`~kanpde.symbolic.fit.fit_edge`) to what the previous terms leave; then
     all constants are refitted together. A term is kept when it lowers the RMSE at least tenfold and is not
     nearly (90%) a combination of the terms before it (on approximate data such a term fits the noise, and makes
-    the constants ill-determined: ``sin(pi x) + 0.01 sin(2.96 x)``). Greedy: when
-    the first term, fitted alone, imitates the whole sum (``3 sin(pi x) + x^2`` on [0, 1] is fitted by a sine of
-    another frequency), the sum is missed (measured: backfitting each term on what the others leave did not
-    repair it).
+    the constants ill-determined: ``sin(pi x) + 0.01 sin(2.96 x)``). The greedy choice of the first term can be
+    wrong: one term may imitate the whole sum (``sin(2 pi x) + cos(4 pi x)/2`` on [0, 1] is fitted by a
+    Gaussian to R^2 = 0.99, and nothing then improves on it tenfold). So when the greedy sum misses ``y`` by more
+    than 1e-5 (relative to its standard deviation), the next ``beam - 1`` best single terms are tried first in
+    turn, and one of those sums replaces the greedy one only when it fits at least ten times better.
 
     Returns:
         ``[(name, a, b, c), ...]``, ``d`` and the RMSE relative to the standard deviation of ``y``.
@@ -105,29 +111,35 @@ def fit_terms(
         x, y: ``(n_points,)``.
     """
     x, y = x.to(torch.float64), y.to(torch.float64)
-    points = x[:, None]
-    accepted: tuple[list[Term], float] | None = None
-    error = math.inf
-    residual = y
-    for _ in range(max_terms):
-        best = fit_edge(x, residual, library=library)[0]
-        if best.name == "0":
-            break
-        if accepted is not None and _novelty(x, accepted[0], best) < 0.1:
-            break  # nearly a combination of the terms already there: it would fit noise, ill-conditioned
-        terms = ([] if accepted is None else accepted[0]) + [(best.name, best.a, best.b, best.c)]
-        d = (0.0 if accepted is None else accepted[1]) + best.d
-        terms, d, trial_error = _fit_sum(points, y, terms, d)
-        if accepted is not None and not trial_error < 0.1 * error:
-            break
-        accepted, error = (terms, d), trial_error
-        if error <= 1e-9 * max(float(y.std()), 1e-300):
-            break
-        residual = y - d - _evaluate_terms(x, terms)
     spread = max(float(y.std()), 1e-300)
-    if accepted is None:
+    fits = fit_edge(x, y, library=library)
+    if fits[0].name == "0":  # y is constant
         return [("x", 1.0, 0.0, 0.0)], float(y.mean()), 1.0
-    return accepted[0], accepted[1], error / spread
+    firsts = [f for f in fits if f.name != "0"]
+    terms, d, error = _greedy_sum(x, y, firsts[0], library, max_terms)
+    for first in firsts[1:beam] if error > 1e-5 * spread else ():
+        other_terms, other_d, other_error = _greedy_sum(x, y, first, library, max_terms)
+        if other_error < 0.1 * error:
+            terms, d, error = other_terms, other_d, other_error
+    return terms, d, error / spread
+
+
+def _greedy_sum(
+    x: Tensor, y: Tensor, first: SymbolicFit, library: Iterable[str | SymbolicFunction] | None, max_terms: int
+) -> tuple[list[Term], float, float]:
+    """The sum :func:`fit_terms` builds from the single-term fit ``first``: ``(terms, d, RMSE)``."""
+    points = x[:, None]
+    terms, d, error = _fit_sum(points, y, [(first.name, first.a, first.b, first.c)], first.d)
+    while len(terms) < max_terms and error > 1e-9 * max(float(y.std()), 1e-300):
+        best = fit_edge(x, y - d - _evaluate_terms(x, terms), library=library)[0]
+        if best.name == "0" or _novelty(x, terms, best) < 0.1:
+            break  # nothing left, or nearly a combination of the terms already there: it would fit noise
+        trial = [*terms, (best.name, best.a, best.b, best.c)]
+        trial_terms, trial_d, trial_error = _fit_sum(points, y, trial, d + best.d)
+        if not trial_error < 0.1 * error:
+            break
+        terms, d, error = trial_terms, trial_d, trial_error
+    return terms, d, error
 
 
 def _outside(values: Tensor, space: Tensor, known: Tensor) -> Tensor:

@@ -145,3 +145,16 @@ def test_least_squares_gives_the_same_bits_every_call() -> None:
     rank_deficient = torch.cat([tall, tall[:, :1]], dim=1)  # a repeated column: the minimum-norm solution
     x = least_squares(rank_deficient, tall[:, :1] * 2)
     torch.testing.assert_close(x[[0, 7], 0], torch.tensor([1.0, 1.0], dtype=torch.float64))
+
+
+def test_fit_terms_tries_other_first_terms_when_the_greedy_sum_misses() -> None:
+    # alone, a Gaussian imitates this sum to R^2 = 0.99 and nothing then improves it tenfold; starting from the
+    # next best single term (a sine of the right frequency) the sum is found exactly
+    x = torch.linspace(0, 1, 256, dtype=torch.float64)
+    y = torch.sin(2 * math.pi * x) + torch.cos(4 * math.pi * x) / 2
+    greedy, _, greedy_error = fit_terms(x, y, beam=1)
+    assert greedy[0][0] == "gaussian" and greedy_error > 1e-2
+    terms, d, error = fit_terms(x, y)
+    assert error < 1e-10 and len(terms) == 2
+    frequencies = sorted(round(abs(a) / (2 * math.pi), 8) for _, a, _, _ in terms)
+    assert frequencies == [1.0, 2.0]
