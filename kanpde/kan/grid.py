@@ -1,8 +1,9 @@
 """Grid extension and grid adaptation: the *mechanism* (deciding when to use them is the solver's business).
 
 - :func:`refined_layer` puts a layer's splines on a finer grid and refits the coefficients by least squares, so
-  the new layer computes the same function. When the new knots contain the old ones (uniform grids whose sizes
-  divide each other, e.g. 5 -> 10 -> 20) the old spline lies in the new space and the refit is exact to rounding.
+  the new layer computes the same function on its grid range. When the new knots contain the old ones (uniform
+  grids whose sizes divide each other, e.g. 5 -> 10 -> 20) the old spline lies in the new space and the refit is
+  exact to rounding. Given the layer's inputs, a range they leave is widened to cover them first.
 - :func:`adapt_layer_grid_` moves a layer's knots to follow the distribution of its inputs (a mix of quantile and
   uniform knots, weight ``grid_eps`` on uniform, as pykan does) and refits, keeping the function on the new range.
 """
@@ -83,15 +84,21 @@ def _with_grid(layer: KANLayer, knots: Tensor, coef: Tensor) -> KANLayer:
     return new
 
 
-def refined_layer(layer: KANLayer, grid_size: int) -> KANLayer:
-    """A new layer on a grid of ``grid_size`` intervals over the same range, computing the same function.
+def refined_layer(layer: KANLayer, grid_size: int, inputs: Tensor | None = None) -> KANLayer:
+    """A new layer on a grid of ``grid_size`` intervals, computing the same function where its inputs lie.
 
     New interior knots subdivide the old ones (piecewise-linear in the knot index), so a uniform grid stays
     uniform and a refinement by an integer factor is nested. The spline parts are refit by the L2 projection on
-    the interior range (Gauss-Legendre samples); outside it the new extended grid is shorter than the old one.
+    the interior range (Gauss-Legendre samples): exact to rounding there for a nested refinement. Outside it the
+    new extended grid is shorter than the old one, so the old spline's tail is lost; hidden layers often see such
+    inputs (measured on the default problem after 100 steps at grid 5: inputs up to 2.1 on [-1, 1]; refining to
+    10 changed the output by 1.5 where its size is 5.4). Given the layer's ``inputs``, each input whose samples
+    leave the range gets a uniform grid over the range widened to cover them, and the projection there (the old
+    spline's tail included): no longer nested, so exact only to the new spline's approximation error.
 
     Shapes:
-        the layer's in_dim/out_dim are kept; the coefficients become ``(in_dim, out_dim, grid_size + k)``.
+        inputs: ``(n_points, in_dim)`` or None; the layer's in_dim/out_dim are kept; the coefficients become
+        ``(in_dim, out_dim, grid_size + k)``.
     """
     if not isinstance(grid_size, int) or grid_size < 1:
         raise ValueError(f"grid_size must be an integer >= 1, got {grid_size!r}")
@@ -102,6 +109,17 @@ def refined_layer(layer: KANLayer, grid_size: int) -> KANLayer:
     frac = torch.as_tensor(positions - lower_index, dtype=old_interior.dtype, device=old_interior.device)
     idx = torch.as_tensor(lower_index, device=old_interior.device)
     new_interior = old_interior[:, idx] + frac * (old_interior[:, idx + 1] - old_interior[:, idx])
+    if inputs is not None:
+        if inputs.ndim != 2 or inputs.shape[1] != layer.in_dim:
+            raise ValueError(f"inputs must have shape (n_points, {layer.in_dim}), got {tuple(inputs.shape)}")
+        with torch.no_grad():
+            x = inputs.detach().to(old_interior)
+            lo, hi = old_interior[:, 0], old_interior[:, -1]
+            new_lo, new_hi = torch.minimum(lo, x.min(dim=0).values), torch.maximum(hi, x.max(dim=0).values)
+            widen = (new_lo < lo) | (new_hi > hi)
+            fractions = torch.linspace(0, 1, grid_size + 1, dtype=x.dtype, device=x.device)
+            uniform = new_lo.unsqueeze(1) + (new_hi - new_lo).unsqueeze(1) * fractions
+            new_interior = torch.where(widen.unsqueeze(1), uniform, new_interior)
     new_knots = spline.extend_knots(new_interior, layer.spline_order)
     samples, weights = gauss_legendre_samples(new_interior, 2 * (layer.spline_order + 1))
     coef = _refit(layer, new_knots, samples, weights)

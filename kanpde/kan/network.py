@@ -196,14 +196,28 @@ class KAN(nn.Module):
             x = acts.activations.sum(dim=1)
         return out
 
-    def refine(self, grid: int) -> KAN:
+    def refine(self, grid: int, x: Tensor | None = None) -> KAN:
         """Grid extension: a NEW model whose splines have ``grid`` intervals and compute the same function.
 
         Each spline is refit by least squares (an L2 projection) on its grid range; for a refinement by an integer
-        factor of a uniform grid the function is reproduced to rounding inside the grid.
+        factor of a uniform grid the function is reproduced to rounding inside the grid. Hidden layers' inputs
+        often leave their grid range, where the refined splines would differ; with sample inputs ``x`` (e.g. the
+        training points) every layer's grid is first widened to the range of its inputs on ``x`` where they
+        leave it (see :func:`~kanpde.kan.grid.refined_layer`).
+
+        Shapes:
+            x: ``(n_points, width[0])`` or None.
         """
         grid = _validate_int("grid", grid, 1)
-        return KAN.from_layers([grid_ops.refined_layer(layer, grid) for layer in self.layers], seed=self.seed)
+        if x is None:
+            return KAN.from_layers([grid_ops.refined_layer(layer, grid) for layer in self.layers], seed=self.seed)
+        self._check_input(x)
+        layers = []
+        with torch.no_grad():
+            for layer in self.layers:
+                layers.append(grid_ops.refined_layer(layer, grid, inputs=x))
+                x = layer(x)
+        return KAN.from_layers(layers, seed=self.seed)
 
     def update_grid(self, x: Tensor, *, grid_eps: float = 0.02) -> KAN:
         """Move every layer's knots to follow the distribution of its inputs on ``x`` (in place); returns self.

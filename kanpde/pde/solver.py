@@ -303,6 +303,10 @@ class Solver:
         if self._steps_done == 0:  # untrained: start afresh on this grid
             new = KAN(self.width, grid=grid, k=self.k, seed=self.seed, dtype=self.dtype, device=self.device)
         else:
+            # Nested refinement: exact on each grid range, not beyond it, where hidden layers' inputs often go
+            # (a jump of the loss at the switch that the first steps repair). Widening the ranges to the inputs
+            # (model.refine(grid, x=...)) keeps the function better but spreads the knots: measured slower to 1e-5
+            # (default Poisson 13.1 s vs 8.1 s, heat 8.8 s vs 6.1 s; kanpde bench accuracy, one run each).
             new = model.refine(grid)
         self.approximation.model = new
 

@@ -86,6 +86,26 @@ def test_refine_non_nested_grid_is_close(generator: torch.Generator) -> None:
     assert rel_err(model.refine(7)(x), model(x)) <= 5e-2
 
 
+def test_refine_with_inputs_widens_a_range_the_inputs_leave(generator: torch.Generator) -> None:
+    # hidden values pushed to 2.5 on a [-1, 1] grid: beyond the refined grid's shorter extension the spline's
+    # tail is lost; with the inputs the range is widened to cover them and the function is kept
+    model = kp.KAN([2, 3, 1], grid=5, k=3, seed=1, dtype=F64)
+    smooth_coefficients_(model)
+    with torch.no_grad():
+        model.layers[0].coef.mul_(6.0)
+    x = torch.rand(2000, 2, generator=generator, dtype=F64) * 2 - 1
+    hidden = model.trace(x)[1].inputs
+    assert hidden.abs().max() > 1.7  # past the grid of 10 intervals' extension (1 + 3 * 0.2)
+    plain, widened = model.refine(10), model.refine(10, x=x)
+    assert rel_err(plain(x), model(x)) > 1e-2
+    assert rel_err(widened(x), model(x)) < 0.1 * rel_err(plain(x), model(x))
+    lower, upper = widened.layers[1].grid[:, 3], widened.layers[1].grid[:, -4]
+    assert bool((lower <= hidden.min(0).values + 1e-12).all() and (upper >= hidden.max(0).values - 1e-12).all())
+    torch.testing.assert_close(widened.layers[0].grid, plain.layers[0].grid)  # inputs inside: still nested
+    with pytest.raises(ValueError, match="x"):
+        model.refine(10, x=x[:, :1])
+
+
 def smooth_coefficients_(model: kp.KAN) -> None:
     """Coefficients sampled from smooth functions at the knots: a smooth spline, as training produces."""
     with torch.no_grad():
