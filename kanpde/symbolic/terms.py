@@ -116,21 +116,27 @@ def fit_terms(
     if fits[0].name == "0":  # y is constant
         return [("x", 1.0, 0.0, 0.0)], float(y.mean()), 1.0
     firsts = [f for f in fits if f.name != "0"]
-    terms, d, error = _greedy_sum(x, y, firsts[0], library, max_terms)
+    terms, d, error = _greedy_sum(x, y, firsts[0], library, max_terms, 1e-9 * spread)
     for first in firsts[1:beam] if error > 1e-5 * spread else ():
-        other_terms, other_d, other_error = _greedy_sum(x, y, first, library, max_terms)
+        other_terms, other_d, other_error = _greedy_sum(x, y, first, library, max_terms, 1e-9 * spread)
         if other_error < 0.1 * error:
             terms, d, error = other_terms, other_d, other_error
     return terms, d, error / spread
 
 
 def _greedy_sum(
-    x: Tensor, y: Tensor, first: SymbolicFit, library: Iterable[str | SymbolicFunction] | None, max_terms: int
+    x: Tensor,
+    y: Tensor,
+    first: SymbolicFit,
+    library: Iterable[str | SymbolicFunction] | None,
+    max_terms: int,
+    exact: float,
 ) -> tuple[list[Term], float, float]:
-    """The sum :func:`fit_terms` builds from the single-term fit ``first``: ``(terms, d, RMSE)``."""
+    """The sum :func:`fit_terms` builds from the single-term fit ``first``, adding terms while the RMSE is above
+    ``exact``: ``(terms, d, RMSE)``."""
     points = x[:, None]
     terms, d, error = _fit_sum(points, y, [(first.name, first.a, first.b, first.c)], first.d)
-    while len(terms) < max_terms and error > 1e-9 * max(float(y.std()), 1e-300):
+    while len(terms) < max_terms and error > exact:
         best = fit_edge(x, y - d - _evaluate_terms(x, terms), library=library)[0]
         if best.name == "0" or _novelty(x, terms, best) < 0.1:
             break  # nothing left, or nearly a combination of the terms already there: it would fit noise
@@ -208,12 +214,6 @@ def _best_in_span(
     return best
 
 
-def _rms_outside(space: Tensor, known: Tensor) -> float:
-    """RMS of the part of the orthonormal columns ``space`` outside the span of the orthonormal ``known``."""
-    outside = space - known @ (known.T @ space)
-    return float(outside.square().mean().sqrt()) * space.shape[0] ** 0.5
-
-
 def span_terms(
     x: Tensor,
     vectors: Tensor,
@@ -247,7 +247,7 @@ def span_terms(
     entries = [e for e in resolve_library(library) if e.name != "0"]
     found: list[tuple[str, float, float, float]] = []
     for _ in range(count):
-        if _rms_outside(space, known) < 1e-8:  # the constant and the terms found already span the space
+        if float((space - known @ (known.T @ space)).norm()) < 1e-8:  # the constant and terms found span it
             break
         scored = []
         for entry in entries:
