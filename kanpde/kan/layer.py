@@ -6,6 +6,7 @@ Each edge ``i -> j`` carries ``phi_ij(t) = mask_ij * (scale_base_ij * silu(t) + 
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, NamedTuple
 
@@ -44,6 +45,13 @@ def _silu_derivatives(t: Tensor, order: int) -> tuple[Tensor, Tensor | None, Ten
     d1 = s * (1 + t * (1 - s)) if order >= 1 else None
     d2 = s * (1 - s) * (2 + t * (1 - 2 * s)) if order >= 2 else None
     return value, d1, d2
+
+
+def _default_input_range(module: nn.Module, state: dict[str, Any], prefix: str, *args: Any) -> None:
+    """State dicts written before layers recorded their input range load with an empty range."""
+    key = prefix + "input_range"
+    if key not in state and any(name.startswith(prefix) for name in state):
+        state[key] = module.input_range.clone()  # type: ignore[union-attr]
 
 
 class KANLayer(nn.Module):
@@ -94,6 +102,11 @@ class KANLayer(nn.Module):
         )
         self.register_buffer("grid", knots)
         self.register_buffer("mask", torch.ones(in_dim, out_dim, dtype=dtype, device=device))
+        # The range each input has taken (lower, upper): grid extension keeps the function on it. Empty
+        # (+inf, -inf) until something is recorded; saved with the model.
+        empty = torch.tensor([math.inf, -math.inf], dtype=dtype, device=device)
+        self.register_buffer("input_range", empty.repeat(in_dim, 1))
+        self._register_load_state_dict_pre_hook(_default_input_range, with_module=True)
         self.grid_is_uniform = True
         n_basis = grid_size + spline_order
         # drawn in float64 whatever the dtype: the same seed gives the same network in float32 and float64
@@ -108,6 +121,26 @@ class KANLayer(nn.Module):
     def grid_size(self) -> int:
         """Number of grid intervals of each input's spline."""
         return self.grid.shape[1] - 2 * self.spline_order - 1
+
+    @property
+    def has_recorded_range(self) -> bool:
+        """Whether any input has been recorded (see :meth:`record_range_`)."""
+        return bool((self.input_range[:, 0] <= self.input_range[:, 1]).any())
+
+    def record_range_(self, x: Tensor) -> None:
+        """Widen :attr:`input_range` to cover the finite values of the layer inputs ``x`` (in place).
+
+        Shapes:
+            x: ``(n_points, in_dim)``.
+        """
+        self._check_input(x)
+        with torch.no_grad():
+            x = x.detach().to(self.input_range)
+            finite = torch.isfinite(x)
+            lo = torch.where(finite, x, math.inf).amin(dim=0) if len(x) else self.input_range[:, 0]
+            hi = torch.where(finite, x, -math.inf).amax(dim=0) if len(x) else self.input_range[:, 1]
+            self.input_range[:, 0] = torch.minimum(self.input_range[:, 0], lo)
+            self.input_range[:, 1] = torch.maximum(self.input_range[:, 1], hi)
 
     @property
     def grid_range(self) -> Tensor:

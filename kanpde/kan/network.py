@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +89,7 @@ class KAN(nn.Module):
             raise TypeError(f"seed must be an integer, got {seed!r}")
         generator = torch.Generator().manual_seed(int(seed))
         self.seed = int(seed)
+        self.refine_error = 0.0  # set by refine/update_grid: the largest change of an edge function
         self.layers = nn.ModuleList(
             KANLayer(
                 n_in,
@@ -110,6 +112,7 @@ class KAN(nn.Module):
         nn.Module.__init__(model)
         model.width = [layers[0].in_dim] + [layer.out_dim for layer in layers]
         model.seed = seed
+        model.refine_error = 0.0
         model.layers = nn.ModuleList(layers)
         return model
 
@@ -196,39 +199,112 @@ class KAN(nn.Module):
             x = acts.activations.sum(dim=1)
         return out
 
-    def refine(self, grid: int, x: Tensor | None = None) -> KAN:
-        """Grid extension: a NEW model whose splines have ``grid`` intervals and compute the same function.
+    def record_ranges(self, x: Tensor) -> KAN:
+        """Record the range every layer's inputs take on ``x`` (in place; returns self).
 
-        Each spline is refit by least squares (an L2 projection) on its grid range; for a refinement by an integer
-        factor of a uniform grid the function is reproduced to rounding inside the grid. Hidden layers' inputs
-        often leave their grid range, where the refined splines would differ; with sample inputs ``x`` (e.g. the
-        training points) every layer's grid is first widened to the range of its inputs on ``x`` where they
-        leave it (see :func:`~kanpde.kan.grid.refined_layer`).
+        :meth:`refine` keeps the function on the recorded ranges. :meth:`fit` and :meth:`update_grid` record their
+        data themselves, and so does the PDE solver with its points; call this after training the model any other
+        way. Non-finite values are ignored.
+
+        Shapes:
+            x: ``(n_points, width[0])``.
+        """
+        self._check_input(x)
+        with torch.no_grad():
+            for layer in self.layers:
+                layer.record_range_(x)
+                x = layer(x)
+        return self
+
+    def used_ranges(self) -> list[Tensor]:
+        """Where each layer's function is kept by :meth:`refine`: its knot range and recorded inputs, ``(in_dim, 2)``.
+
+        A layer that has recorded nothing (a fresh model) uses the bounds of what the layer before it can
+        produce on that layer's used range.
+        """
+        ranges: list[Tensor] = []
+        with torch.no_grad():
+            for i, layer in enumerate(self.layers):
+                fallback = grid_ops.image_range(self.layers[i - 1], ranges[-1]) if i else None
+                ranges.append(grid_ops.used_range(layer, fallback))
+        return ranges
+
+    def refine(self, grid: int, x: Tensor | None = None, *, allow_coarser: bool = False) -> KAN:
+        """Grid extension: a NEW model on a finer grid that computes the SAME function where the model was used.
+
+        Every layer keeps the function on its knot range and on every input it has recorded (by :meth:`fit`,
+        :meth:`update_grid`, :meth:`record_ranges`, the PDE solver, or ``x`` given here). Each old interval is cut
+        into ``grid // current grid`` equal parts, and where the recorded inputs leave the old grid, cells of the
+        same width continue it; the old spline lies in the new space, so the refit is exact to rounding
+        (``refine_error`` of the result: the largest change of an edge function). A layer may therefore get a
+        few more than ``grid`` intervals (each layer's ``grid_size`` says how many). See
+        :func:`~kanpde.kan.grid.refined_layer`.
+
+        Args:
+            grid: the number of intervals asked for (>= the current grid size).
+            x: inputs to record before refining (optional), e.g. new training points.
+            allow_coarser: allow ``grid`` below the current size: a uniform grid of ``grid`` intervals over the
+                used range, by least squares (not exact: ``refine_error`` says how much changed, and a warning).
+
+        Raises:
+            ValueError: ``grid`` is not a positive integer, or is coarser than the current grid without
+                ``allow_coarser=True``.
 
         Shapes:
             x: ``(n_points, width[0])`` or None.
+
+        Example:
+            >>> import torch, kanpde as kp
+            >>> model = kp.KAN(width=[2, 3, 1], grid=5, seed=0, dtype=torch.float64)
+            >>> x = torch.rand(100, 2, dtype=torch.float64) * 2 - 1
+            >>> fine = model.refine(10)
+            >>> bool((fine(x) - model(x)).abs().max() < 1e-12)
+            True
         """
         grid = _validate_int("grid", grid, 1)
-        if x is None:
-            return KAN.from_layers([grid_ops.refined_layer(layer, grid) for layer in self.layers], seed=self.seed)
-        self._check_input(x)
-        layers = []
-        with torch.no_grad():
-            for layer in self.layers:
-                layers.append(grid_ops.refined_layer(layer, grid, inputs=x))
-                x = layer(x)
-        return KAN.from_layers(layers, seed=self.seed)
+        coarser = grid < min(layer.grid_size for layer in self.layers)
+        if coarser and not allow_coarser:
+            raise ValueError(
+                f"grid={grid} is coarser than the current grid ({self.grid_size}): refine extends grids; pass "
+                "allow_coarser=True to project onto a coarser grid (the function is then only approximated)"
+            )
+        if x is not None:
+            self.record_ranges(x)
+        covers = self.used_ranges()
+        layers, change = [], 0.0
+        for layer, cover in zip(self.layers, covers):
+            make = grid_ops.coarsened_layer if coarser else grid_ops.refined_layer
+            new_layer, layer_change = make(layer, grid, cover)
+            layers.append(new_layer)
+            change = max(change, layer_change)
+        refined = KAN.from_layers(layers, seed=self.seed)
+        refined.refine_error = change
+        if coarser:
+            warnings.warn(
+                f"refine to the coarser grid {grid}: edge functions changed by up to {change:.3g}", stacklevel=2
+            )
+        return refined
 
     def update_grid(self, x: Tensor, *, grid_eps: float = 0.02) -> KAN:
         """Move every layer's knots to follow the distribution of its inputs on ``x`` (in place); returns self.
 
-        Layer by layer: the inputs of layer ``l`` are computed with the already-updated layers before it.
+        Layer by layer: the inputs of layer ``l`` are computed with the already-updated layers before it. The
+        splines are refit by least squares on the hull of the inputs and the range recorded before, so the function
+        is kept there to the accuracy of the new knots (``refine_error`` says how much it changed); ``x`` is
+        recorded.
+
+        Raises:
+            ValueError: ``x`` holds NaN or inf (the model is left unchanged).
         """
         self._check_input(x)
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("x must be finite for update_grid: it holds NaN or inf (the model was not changed)")
+        change = 0.0
         with torch.no_grad():
             for layer in self.layers:
-                grid_ops.adapt_layer_grid_(layer, x, grid_eps=grid_eps)
+                change = max(change, grid_ops.adapt_layer_grid_(layer, x, grid_eps=grid_eps))
                 x = layer(x)
+        self.refine_error = change
         return self
 
     def fit(self, x: Tensor, y: Tensor, *, steps: int = 100, **options: Any) -> FitHistory:

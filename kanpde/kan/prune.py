@@ -108,6 +108,7 @@ def _sliced_layer(layer: KANLayer, rows: Tensor, columns: Tensor) -> KANLayer:
     )
     with torch.no_grad():
         cast(Tensor, new.grid).copy_(cast(Tensor, layer.grid)[rows])
+        cast(Tensor, new.input_range).copy_(cast(Tensor, layer.input_range)[rows])
         cast(Tensor, new.mask).copy_(cast(Tensor, layer.mask)[rows][:, columns])
         for name in ("coef", "scale_base", "scale_spline"):
             old: nn.Parameter = getattr(layer, name)

@@ -133,18 +133,62 @@ def _check_data(model: KAN, x: Tensor, y: Tensor, name_x: str, name_y: str) -> T
     return y
 
 
+def _fit_lm(
+    model: KAN,
+    x: Tensor,
+    y: Tensor,
+    steps: int,
+    history: FitHistory,
+    x_test: Tensor | None,
+    y_test: Tensor | None,
+    progress: bool,
+) -> None:
+    """Levenberg-Marquardt steps until ``steps`` are taken or no damping lowers the loss (it has converged)."""
+    from tqdm.auto import tqdm
+
+    from .least_squares import DampingState, LeastSquaresProblem
+
+    problem = LeastSquaresProblem(model, x, y)
+    params, state = problem.parameters(), DampingState()
+    start = time.perf_counter()
+    bar = tqdm(range(steps), disable=not progress, desc="fit (LM)", leave=False)
+    try:
+        for step in bar:
+            new, _, accepted = problem.step(params, state)
+            loss = problem.loss(new)
+            if not math.isfinite(loss) or not all(bool(torch.isfinite(v).all()) for v in new.values()):
+                history.stopped = f"loss became non-finite at step {step}; parameters of step {step - 1} kept"
+                logger.warning("fit: %s", history.stopped)
+                break
+            params = new
+            problem.load(params)
+            history.loss.append(loss)
+            history.mse.append(loss)
+            if x_test is not None and y_test is not None:
+                with torch.no_grad():
+                    history.test_mse.append(float(torch.mean((model(x_test) - y_test) ** 2)))
+            history.seconds.append(time.perf_counter() - start)
+            bar.set_postfix(loss=f"{loss:.3e}")
+            if not accepted:
+                history.stopped = f"converged at step {step}: no damped step lowers the loss"
+                break
+    finally:  # also on Ctrl-C: the model holds the last accepted parameters
+        problem.load(params)
+        bar.close()
+
+
 def fit(
     model: KAN,
     x: Tensor,
     y: Tensor,
     *,
     steps: int = 100,
-    optimizer: Literal["lbfgs", "adam"] | str = "lbfgs",
+    optimizer: Literal["lbfgs", "adam", "lm"] | str = "lbfgs",
     lr: float | None = None,
     lamb: float = 0.0,
     lamb_l1: float = 1.0,
     lamb_entropy: float = 2.0,
-    update_grid: bool = True,
+    update_grid: bool | None = None,
     grid_update_every: int | None = None,
     stop_grid_update_step: int = 50,
     x_test: Tensor | None = None,
@@ -154,19 +198,24 @@ def fit(
     """Minimise ``mean((model(x) - y)^2) + lamb * sparsity`` over the model's parameters (in place).
 
     Training that produces a NaN/inf loss or parameter stops; the model keeps its last good parameters and
-    ``history.stopped`` says at which step.
+    ``history.stopped`` says at which step. The range of every layer's inputs on ``x`` is recorded at the end, so
+    that :meth:`KAN.refine` keeps the trained function there.
 
     Args:
         model: the KAN to train.
         x: training inputs.
         y: training targets.
         steps: optimiser steps (one L-BFGS iteration with its line search, or one Adam update).
-        optimizer: ``"lbfgs"`` or ``"adam"``.
+        optimizer: ``"lbfgs"`` (default), ``"adam"`` or ``"lm"`` (Levenberg-Marquardt on the residuals: far fewer
+            steps to a small error for networks of up to a few thousand parameters; ``lamb`` must be 0; it stops
+            early, with ``history.stopped`` saying so, once no step lowers the loss).
         lr: learning rate (default 1 for L-BFGS, 1e-3 for Adam).
         lamb: weight of the sparsity penalty (0 disables it; the KAN paper uses about 1e-3 to 1e-2).
         lamb_l1: weight of its L1 part.
         lamb_entropy: weight of its entropy part.
-        update_grid: move the knots to follow the data (:meth:`KAN.update_grid`) before the first step.
+        update_grid: move the knots to follow the data (:meth:`KAN.update_grid`) before the first step. ``None``
+            (default): only for a model that has not recorded any inputs yet (its first fit), so that a model
+            refined by grid extension keeps its nested knots (moving knots refits the splines approximately).
         grid_update_every: also move them every this many steps before step ``stop_grid_update_step`` (pykan
             does so every 10 steps up to step 50); each move restarts the optimiser. Measured on the KAN paper's
             ``exp(sin(pi x) + y^2)``, a single move per call reached a lower error than pykan's schedule.
@@ -208,8 +257,21 @@ def fit(
         loss.backward()
         return loss
 
-    opt = restart()
+    if update_grid is None:
+        update_grid = not any(layer.has_recorded_range for layer in model.layers)
+    if str(optimizer).lower() not in (*OPTIMIZERS, "lm"):
+        raise ValueError(f"optimizer must be one of {(*OPTIMIZERS, 'lm')}, got {optimizer!r}")
     history = FitHistory()
+    if str(optimizer).lower() == "lm":
+        if lamb:
+            raise ValueError("optimizer='lm' fits the mean squared error only: use lamb=0, or 'lbfgs'/'adam'")
+        if update_grid:
+            model.update_grid(x)
+        _fit_lm(model, x, y, steps, history, x_test, y_test, progress)
+        if history.stopped is None or history.stopped.startswith("converged"):
+            model.record_ranges(x)
+        return history
+    opt = restart()
     guard = DivergenceGuard(model)
     start = time.perf_counter()
 
@@ -236,4 +298,6 @@ def fit(
         history.seconds.append(time.perf_counter() - start)
         bar.set_postfix(loss=f"{loss:.3e}")
     bar.close()
+    if history.stopped is None:
+        model.record_ranges(x)  # grid extension keeps the function where the model was trained
     return history

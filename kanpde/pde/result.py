@@ -30,7 +30,11 @@ class StepRecord:
 
 @dataclass(frozen=True)
 class StageRecord:
-    """Summary of one grid stage: its grid, steps taken, final loss, errors (when ``exact`` is known), time."""
+    """Summary of one grid stage: its grid, steps taken, final loss, errors (when ``exact`` is known), time.
+
+    ``switch_ratio`` is the loss on the stage's points right after its grid extension divided by the loss right
+    before it (1 up to rounding: the refined network computes the same function), None for a first stage.
+    """
 
     grid: int
     steps: int
@@ -39,6 +43,7 @@ class StageRecord:
     max_abs: float | None
     seconds: float
     n_parameters: int
+    switch_ratio: float | None = None
 
 
 @dataclass

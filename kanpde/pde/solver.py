@@ -1,8 +1,9 @@
 """Solver: trains a KAN so that the PDE residual and the conditions vanish, grid stage by grid stage.
 
-``solve(grid_schedule=[5, 10, 20], steps=200)`` runs, for each grid size: extend the grid (refit every spline by
-least squares, so the function is unchanged), draw fresh collocation points (optionally where the residual is
-large), restart the optimiser, take ``steps`` steps. L-BFGS with a strong-Wolfe line search in float64 by default.
+``solve(grid_schedule=[5, 10, 20], steps=200)`` runs, for each grid size: draw fresh collocation points
+(optionally where the residual is large), extend the grid (refit every spline by least squares on every point
+the network has seen, so the function is unchanged and the stage continues where the last one stopped),
+restart the optimiser, take ``steps`` steps. L-BFGS with a strong-Wolfe line search in float64 by default.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .problem import Problem
 from .refinement import AutoSchedule
 from .result import Result, StageRecord, StepRecord
 from .sampling import make_sampler, resample_by_residual
+from .spacetime import SpaceTime
 
 __all__ = ["Solver", "validate_grid_schedule"]
 
@@ -183,6 +185,7 @@ class Solver:
         if problem.exact is not None:
             problem.exact_values(probe_points)  # a bad exact solution fails here, before any training
         self.history: list[StepRecord] = []
+        self._closure: Tensor | None = None
         self._steps_done = 0
         self._callback: Callable[[Solver, StepRecord], None] | None = None
         self._paused = 0.0
@@ -210,17 +213,21 @@ class Solver:
             "compile": self.compile,
         }
 
-    def default_points(self) -> int:
-        """Interior points of a stage: three per parameter of the current network, at least 1000.
+    def default_points(self, grid: int | None = None) -> int:
+        """Interior points of a stage: three per parameter of the network (on ``grid``: the current one when
+        None), at least 1000.
 
         Fewer points than parameters let the residual vanish at the points but not between them (measured on the
         2-D Poisson problem at grid 20: 1000 points gave 1.1e-5, 2600 points 1.8e-6).
         """
-        n_params = sum(p.numel() for p in self.model.parameters())
+        n_params = sum(
+            layer.in_dim * layer.out_dim * (max(grid or 0, layer.grid_size) + layer.spline_order + 2)
+            for layer in self.model.layers
+        )
         return max(1000, 3 * n_params)
 
-    def _points_per_stage(self) -> tuple[int, int]:
-        n_interior = self.n_interior if self.n_interior is not None else self.default_points()
+    def _points_per_stage(self, grid: int | None = None) -> tuple[int, int]:
+        n_interior = self.n_interior if self.n_interior is not None else self.default_points(grid)
         n_boundary = self.n_boundary if self.n_boundary is not None else max(n_interior // 4, 64)
         return n_interior, n_boundary
 
@@ -230,10 +237,11 @@ class Solver:
         return self.approximation.model
 
     # -- points --------------------------------------------------------------------------------------------
-    def _sample_batch(self) -> CollocationBatch:
+    def _sample_batch(self, grid: int | None = None) -> CollocationBatch:
+        """Collocation points for a stage on ``grid`` (their number grows with the network's parameters)."""
         kwargs = {"generator": self.generator, "sampler": self.sampler, "dtype": self.dtype, "device": self.device}
         domain = self.problem.domain
-        n_interior, n_boundary = self._points_per_stage()
+        n_interior, n_boundary = self._points_per_stage(grid)
         if self.adaptive_sampling and self._steps_done > 0:
             candidates = domain.sample_interior(4 * n_interior, **kwargs)
             residual = self._residual_in_chunks(candidates)
@@ -296,19 +304,63 @@ class Solver:
         return rel, float(diff.abs().max())
 
     # -- training ------------------------------------------------------------------------------------------
-    def _set_grid(self, grid: int) -> None:
+    def _network_inputs(self, batch: CollocationBatch) -> Tensor:
+        """Every point of ``batch`` where the network is evaluated, in its (scaled) input coordinates."""
+        points = [batch.interior]
+        for _, where in batch.conditions:
+            points.append(where.points)
+            if where.partners is not None:
+                points.append(where.partners)
+        return self.approximation.normalized(torch.cat(points))
+
+    def _closure_points(self) -> Tensor:
+        """Points of the closed domain where the solution is used besides the collocation points: the test
+        points, a boundary sample and, in time, the first and last time slices (network input coordinates).
+
+        Recorded with every stage's points so that grid extension keeps the function on all of the domain (the
+        collocation points alone stop short of its boundary by about a point spacing).
+        """
+        if self._closure is None:
+            domain, generator = self.problem.domain, torch.Generator().manual_seed(self.seed + 104729)
+            options = {"generator": generator, "sampler": "halton", "dtype": self.dtype, "device": self.device}
+            points = [self._test_points(), domain.sample_boundary(2000, **options)[0]]
+            if isinstance(domain, SpaceTime):
+                first = domain.sample_initial(1000, **options)
+                last = first.clone()
+                last[:, -1] = domain.time.t1
+                points += [first, last]
+            self._closure = self.approximation.normalized(torch.cat(points))
+        return self._closure
+
+    def _record_ranges(self, batch: CollocationBatch) -> None:
+        self.model.record_ranges(torch.cat([self._network_inputs(batch), self._closure_points()]))
+
+    def _set_grid(self, grid: int, batch: CollocationBatch) -> float | None:
+        """Put the network on ``grid`` for a stage on ``batch``; returns the loss ratio across the switch.
+
+        A trained network is refined (grid extension) so that it computes the same function on every point it
+        was trained on and on the new points (see :meth:`KAN.refine`); the ratio of the loss on ``batch`` after
+        to before the switch is then 1 up to rounding (None when nothing was trained yet).
+        """
         model = self.model
-        if model.grid_size == grid:
-            return
         if self._steps_done == 0:  # untrained: start afresh on this grid
-            new = KAN(self.width, grid=grid, k=self.k, seed=self.seed, dtype=self.dtype, device=self.device)
-        else:
-            # Nested refinement: exact on each grid range, not beyond it, where hidden layers' inputs often go
-            # (a jump of the loss at the switch that the first steps repair). Widening the ranges to the inputs
-            # (model.refine(grid, x=...)) keeps the function better but spreads the knots: measured slower to 1e-5
-            # (default Poisson 13.1 s vs 8.1 s, heat 8.8 s vs 6.1 s; kanpde bench accuracy, one run each).
-            new = model.refine(grid)
-        self.approximation.model = new
+            if model.grid_size != grid:
+                self.approximation.model = KAN(
+                    self.width, grid=grid, k=self.k, seed=self.seed, dtype=self.dtype, device=self.device
+                )
+            return None
+        if model.grid_size >= grid:
+            return None
+        before = self._batch_loss(batch)
+        self._record_ranges(batch)
+        self.approximation.model = model.refine(grid)
+        after = self._batch_loss(batch)
+        return after / before if before > 0 else None
+
+    def _batch_loss(self, batch: CollocationBatch) -> float:
+        """The weighted loss of the current network on ``batch`` (no gradient)."""
+        objective = self._objective(shard_batch(batch, self.comm), whole_batch_counts(batch), self.weights)
+        return objective.loss(objective.terms())
 
     def solve(
         self,
@@ -353,18 +405,19 @@ class Solver:
         try:
             while grid is not None:
                 stage_start = time.perf_counter()
-                self._set_grid(grid)
-                batch = self._sample_batch()
+                batch = self._sample_batch(grid)
+                switch_ratio = self._set_grid(grid, batch)
                 if self.update_grid:
                     self.model.update_grid(self.approximation.normalized(batch.interior))
                 stopped = self._run_stage(stage, grid, batch, steps, start, bar, rtol)
+                self._record_ranges(batch)
                 rel, mx = self.errors()
                 records = [h for h in self.history[first_record:] if h.stage == stage]
                 stage_loss = records[-1].loss if records else math.nan
                 n_params = sum(p.numel() for p in self.model.parameters())
                 result.stages.append(
                     StageRecord(grid, max(len(records) - 1, 0), stage_loss, rel, mx,
-                                time.perf_counter() - stage_start, n_params)
+                                time.perf_counter() - stage_start, n_params, switch_ratio)
                 )  # fmt: skip
                 if stopped:
                     result.stopped = stopped

@@ -72,7 +72,7 @@ def test_refine_reproduces_function_inside_grid(new_grid: int, generator: torch.
     x = torch.rand(2000, 2, generator=generator, dtype=F64) * 2 - 1
     for layer in model.layers:  # every layer's inputs inside its grid: the refined function is the same
         inner = torch.rand(500, layer.in_dim, generator=generator, dtype=F64) * 4 - 2
-        assert rel_err(refined_layer(layer, new_grid)(inner), layer(inner)) <= 1e-10
+        assert rel_err(refined_layer(layer, new_grid)[0](inner), layer(inner)) <= 1e-10
     hidden = model.trace(x)[1].inputs
     assert hidden.abs().max() < 2  # the network's own hidden values lie inside the grid too
     fine = model.refine(new_grid)
@@ -80,15 +80,20 @@ def test_refine_reproduces_function_inside_grid(new_grid: int, generator: torch.
     assert rel_err(fine(x), model(x)) <= 1e-10
 
 
-def test_refine_non_nested_grid_is_close(generator: torch.Generator) -> None:
+def test_refine_to_a_size_that_is_no_multiple_stays_nested(generator: torch.Generator) -> None:
+    # 5 -> 7 or 23: each old interval is cut into 7 // 5 = 1 or 23 // 5 = 4 parts, and the remaining intervals
+    # continue the lattice outside: still nested, so still exact
     model = kp.KAN([2, 3, 1], grid=5, k=3, seed=1, dtype=F64)
     x = torch.rand(2000, 2, generator=generator, dtype=F64) * 2 - 1
-    assert rel_err(model.refine(7)(x), model(x)) <= 5e-2
+    for grid in (7, 23):
+        fine = model.refine(grid)
+        assert fine.layers[0].grid_size == grid and fine.layers[0].grid_is_uniform
+        assert rel_err(fine(x), model(x)) <= 1e-12
 
 
-def test_refine_with_inputs_widens_a_range_the_inputs_leave(generator: torch.Generator) -> None:
-    # hidden values pushed to 2.5 on a [-1, 1] grid: beyond the refined grid's shorter extension the spline's
-    # tail is lost; with the inputs the range is widened to cover them and the function is kept
+def test_refine_covers_hidden_values_that_leave_the_grid(generator: torch.Generator) -> None:
+    # hidden values pushed to 2.5 on a [-1, 1] grid: a refined grid that stopped at the old range would lose the
+    # spline's tail there (its extension is shorter); the refined grid continues the lattice to cover them
     model = kp.KAN([2, 3, 1], grid=5, k=3, seed=1, dtype=F64)
     smooth_coefficients_(model)
     with torch.no_grad():
@@ -96,12 +101,16 @@ def test_refine_with_inputs_widens_a_range_the_inputs_leave(generator: torch.Gen
     x = torch.rand(2000, 2, generator=generator, dtype=F64) * 2 - 1
     hidden = model.trace(x)[1].inputs
     assert hidden.abs().max() > 1.7  # past the grid of 10 intervals' extension (1 + 3 * 0.2)
-    plain, widened = model.refine(10), model.refine(10, x=x)
-    assert rel_err(plain(x), model(x)) > 1e-2
-    assert rel_err(widened(x), model(x)) < 0.1 * rel_err(plain(x), model(x))
+    # Nothing recorded: the hidden range comes from the bounds of what the first layer can produce on [-1, 1].
+    plain = model.refine(10)
+    assert rel_err(plain(x), model(x)) <= 1e-12
+    # With x the ranges are recorded first: the hidden grid covers the hidden values, in cells of width 0.2.
+    widened = model.refine(10, x=x)
+    assert rel_err(widened(x), model(x)) <= 1e-12
     lower, upper = widened.layers[1].grid[:, 3], widened.layers[1].grid[:, -4]
     assert bool((lower <= hidden.min(0).values + 1e-12).all() and (upper >= hidden.max(0).values - 1e-12).all())
-    torch.testing.assert_close(widened.layers[0].grid, plain.layers[0].grid)  # inputs inside: still nested
+    assert widened.layers[1].grid_size > 10 and widened.layers[1].grid_is_uniform
+    torch.testing.assert_close(widened.layers[0].grid, plain.layers[0].grid)  # inputs inside: plain subdivision
     with pytest.raises(ValueError, match="x"):
         model.refine(10, x=x[:, :1])
 
