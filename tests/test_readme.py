@@ -28,3 +28,7 @@ def test_readme_python_blocks_run(index: int) -> None:
     exec(compile(block, f"README.md block {index}", "exec"), namespace)  # noqa: S102
     if "result" in namespace:  # the Poisson block: the error it quotes
         assert namespace["result"].rel_l2 < 1e-4  # type: ignore[attr-defined]
+    if "before" in namespace:  # the KAN block: grid extension keeps the function, as printed
+        before, after = float(namespace["before"]), float(namespace["after"])  # type: ignore[arg-type]
+        assert abs(after - before) <= 1e-9 * before
+        assert f"RMSE {before:.4e} before refine(10), {after:.4e} after" in README

@@ -218,19 +218,21 @@ def coarsened_layer(layer: KANLayer, grid_size: int, cover: Tensor | None = None
     return _projected(layer, interior)
 
 
-def adapt_layer_grid_(layer: KANLayer, x: Tensor, *, grid_eps: float = 0.02, margin: float = 0.0) -> float:
+def adapt_layer_grid_(
+    layer: KANLayer, x: Tensor, *, grid_eps: float = 0.02, margin: float = 0.0, keep: Tensor | None = None
+) -> float:
     """Move the layer's knots to follow its inputs ``x`` and refit the splines to keep the function (in place).
 
     Interior knots are ``grid_eps * uniform + (1 - grid_eps) * quantiles`` of each input column, on the hull of
-    ``[min - margin, max + margin]`` and the range the layer recorded before. The spline parts are refit by
-    least squares there (the L2 projection plus the samples themselves), so the function is kept to the accuracy
-    of the new spline space on the whole used range; ``x`` is recorded.
+    ``[min - margin, max + margin]`` and ``keep`` (e.g. the range the layer recorded before). The spline parts are
+    refit by least squares there (the L2 projection plus the samples themselves), so the function is kept to the
+    accuracy of the new spline space on that hull. Nothing is recorded (the caller does).
 
     Returns:
         The largest change of an edge function at the refit samples.
 
     Shapes:
-        x: ``(n_points, in_dim)`` layer inputs, n_points >= 2, finite.
+        x: ``(n_points, in_dim)`` layer inputs, n_points >= 2, finite; keep: ``(in_dim, 2)`` or None.
     """
     if not 0.0 <= grid_eps <= 1.0:
         raise ValueError(f"grid_eps must lie in [0, 1], got {grid_eps}")
@@ -244,8 +246,10 @@ def adapt_layer_grid_(layer: KANLayer, x: Tensor, *, grid_eps: float = 0.02, mar
         adaptive = x_sorted[ranks].T  # (in_dim, G+1)
         lo = x_sorted[0] - margin
         hi = x_sorted[-1] + margin
-        if layer.has_recorded_range:
-            lo, hi = torch.minimum(lo, layer.input_range[:, 0]), torch.maximum(hi, layer.input_range[:, 1])
+        if keep is not None:
+            finite = keep[:, 0] <= keep[:, 1]  # an empty range (+inf, -inf) adds nothing
+            lo = torch.where(finite, torch.minimum(lo, keep[:, 0]), lo)
+            hi = torch.where(finite, torch.maximum(hi, keep[:, 1]), hi)
         span = (hi - lo).clamp_min(1e-6)  # a constant input still gets a usable grid
         hi = lo + span
         fractions = torch.linspace(0, 1, grid_size + 1, dtype=x.dtype, device=x.device)
@@ -264,5 +268,4 @@ def adapt_layer_grid_(layer: KANLayer, x: Tensor, *, grid_eps: float = 0.02, mar
         layer.grid.copy_(new_knots)
         layer.coef.copy_(coef)
         layer.grid_is_uniform = spline.knots_are_uniform(new_knots)
-        layer.record_range_(x)
         return change

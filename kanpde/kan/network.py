@@ -290,22 +290,27 @@ class KAN(nn.Module):
 
         Layer by layer: the inputs of layer ``l`` are computed with the already-updated layers before it. The
         splines are refit by least squares on the hull of the inputs and the range recorded before, so the function
-        is kept there to the accuracy of the new knots (``refine_error`` says how much it changed); ``x`` is
+        is kept there to the accuracy of the new knots (``refine_error`` says how much it changed); then ``x`` is
         recorded.
 
         Raises:
             ValueError: ``x`` holds NaN or inf (the model is left unchanged).
         """
+        self._adapt_grids(x, grid_eps=grid_eps, keep=[layer.input_range.clone() for layer in self.layers])
+        return self.record_ranges(x)
+
+    def _adapt_grids(self, x: Tensor, *, grid_eps: float, keep: Sequence[Tensor] | None) -> None:
+        """Move the knots to follow ``x``, keeping the function on ``keep[l]`` too (nothing is recorded)."""
         self._check_input(x)
         if not bool(torch.isfinite(x).all()):
             raise ValueError("x must be finite for update_grid: it holds NaN or inf (the model was not changed)")
         change = 0.0
         with torch.no_grad():
-            for layer in self.layers:
-                change = max(change, grid_ops.adapt_layer_grid_(layer, x, grid_eps=grid_eps))
+            for i, layer in enumerate(self.layers):
+                kept = None if keep is None else keep[i]
+                change = max(change, grid_ops.adapt_layer_grid_(layer, x, grid_eps=grid_eps, keep=kept))
                 x = layer(x)
         self.refine_error = change
-        return self
 
     def fit(self, x: Tensor, y: Tensor, *, steps: int = 100, **options: Any) -> FitHistory:
         """Train on ``(x, y)`` (L-BFGS by default). See :func:`kanpde.kan.training.fit` for the options."""

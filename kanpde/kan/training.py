@@ -259,6 +259,10 @@ def fit(
 
     if update_grid is None:
         update_grid = not any(layer.has_recorded_range for layer in model.layers)
+    # Knot moves during this fit keep the function where it was used before the fit; this fit's own data is
+    # recorded at its end (recording every move would stretch the grids over the hidden values of every
+    # intermediate state).
+    recorded = [layer.input_range.clone() for layer in model.layers]
     if str(optimizer).lower() not in (*OPTIMIZERS, "lm"):
         raise ValueError(f"optimizer must be one of {(*OPTIMIZERS, 'lm')}, got {optimizer!r}")
     history = FitHistory()
@@ -266,7 +270,7 @@ def fit(
         if lamb:
             raise ValueError("optimizer='lm' fits the mean squared error only: use lamb=0, or 'lbfgs'/'adam'")
         if update_grid:
-            model.update_grid(x)
+            model._adapt_grids(x, grid_eps=0.02, keep=recorded)
         _fit_lm(model, x, y, steps, history, x_test, y_test, progress)
         if history.stopped is None or history.stopped.startswith("converged"):
             model.record_ranges(x)
@@ -281,7 +285,7 @@ def fit(
     for step in bar:
         every = grid_update_every or steps + 1
         if update_grid and step < stop_grid_update_step and step % every == 0:
-            model.update_grid(x)
+            model._adapt_grids(x, grid_eps=0.02, keep=recorded)
             opt = restart()
         optimizer_step(opt, closure)
         with torch.no_grad():  # the line search's last trial need not be the accepted point: evaluate there
