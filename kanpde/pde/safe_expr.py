@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ast
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 
 import sympy
@@ -51,6 +52,7 @@ __all__ = [
     "MAX_NUMBER_BITS",
     "expression_text",
     "parse_expression",
+    "to_sympy",
 ]
 
 MAX_LENGTH = 10_000
@@ -171,6 +173,41 @@ def parse_expression(
         raise ValueError(f"{what}: {shown} needs too much memory to build") from None
     except (TypeError, ValueError, ArithmeticError, AttributeError) as error:  # sympy refusing its arguments
         raise ValueError(f"{what}: could not build {shown} ({type(error).__name__}: {error})") from None
+
+
+def to_sympy(
+    value: object,
+    *,
+    names: Iterable[str] | Mapping[str, sympy.Basic] = (),
+    what: str = "expression",
+    unknown_names: bool = False,
+) -> sympy.Basic:
+    """``value`` as a sympy object without running code: sympy objects as they are, real numbers converted, strings
+    read by :func:`parse_expression` (with ``names``, ``what`` and ``unknown_names``).
+
+    Unlike ``sympy.sympify``, no other kind of object is converted (``sympify`` falls back to evaluating the
+    object's ``str``).
+
+    Raises:
+        TypeError: ``value`` is neither a sympy object, a real number nor a string.
+        ValueError: a string outside the grammar, or a number that is not finite.
+
+    Example:
+        >>> to_sympy("sqrt(2)/2", what="value")
+        sqrt(2)/2
+    """
+    if isinstance(value, sympy.Basic):
+        return value
+    if isinstance(value, str):
+        return parse_expression(value, names=names, what=what, unknown_names=unknown_names)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if isinstance(value, numbers.Integral):
+            return sympy.Integer(int(value))
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{what} must be a finite number, got {value!r}")
+        return sympy.Float(number)
+    raise TypeError(f"{what} must be a sympy expression, a real number or a string, got {type(value).__name__}")
 
 
 def _bracket_depth(text: str) -> int:
