@@ -24,6 +24,7 @@ import io
 import json
 import os
 import pickle
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -359,7 +360,9 @@ def _restore_model(solver: Solver, payload: dict[str, Any]) -> None:
 def _read_data(source: Path) -> dict[str, Any]:
     raw = _read_payload(source)
     try:
-        payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of garbage before refusing it
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise ValueError(
             f"{source} is not a data-only kanpde checkpoint: it holds Python objects other than tensors, numbers and "

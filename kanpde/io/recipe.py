@@ -190,7 +190,7 @@ def _condition(data: object, where: str) -> object:
         raise fail(where, "a condition (kind Dirichlet, Neumann, Robin or Periodic)", data)
     fields = exact_keys(data, where, {"kind", "on", "field", *names})
     on = fields["on"]
-    if on is not None and (not isinstance(on, str) or not on.isidentifier() or len(on) > 100):
+    if on is not None and (not isinstance(on, str) or not on.isidentifier() or on.startswith("_") or len(on) > 100):
         raise fail(f"{where}.on", "a side name or None", on)
     values = {name: _text(fields[name], f"{where}.{name}") for name in names}
     cls = getattr(conditions, str(kind))
