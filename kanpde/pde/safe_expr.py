@@ -84,7 +84,7 @@ _COMPARE = {ast.Lt: sympy.StrictLessThan, ast.LtE: sympy.LessThan, ast.Gt: sympy
             ast.GtE: sympy.GreaterThan}  # fmt: skip
 # Node kinds that are refused, with the words the error uses.
 _REFUSED = {
-    ast.Attribute: "attribute access (a.b)", ast.Subscript: "subscripts (a[i])", ast.Lambda: "lambda",
+    ast.Attribute: "attribute access (a.b)", ast.Subscript: "a subscript (a[i])", ast.Lambda: "lambda",
     ast.ListComp: "a comprehension", ast.SetComp: "a comprehension", ast.DictComp: "a comprehension",
     ast.GeneratorExp: "a comprehension", ast.IfExp: "an 'if' expression", ast.BoolOp: "'and'/'or' (use & and |)",
     ast.NamedExpr: "assignment (:=)", ast.Starred: "a starred argument", ast.JoinedStr: "a string",
