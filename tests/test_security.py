@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import kanpde as kp
 from kanpde.io.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from kanpde.pde import safe_expr
 from kanpde.pde.expressions import as_expression
 from kanpde.pde.safe_expr import MAX_DEPTH, MAX_LENGTH, expression_text, parse_expression
 from kanpde.symbolic import SymbolicNetwork, Template, verify_formula
@@ -103,12 +104,24 @@ def test_attack_strings_through_every_problem_argument(marker: Path) -> None:
         ("x**" * 200 + "2", "levels|too large"),
         ("1" * 5000, "could not parse"),
         ("1e999*x", "not finite"),
+        ("*".join(f"sqrt({7 * 10**17 + i})" for i in range(21)), "limited to 20 per expression"),
+        (f"sqrt({10**30 + 7})", "of at most 64 bits"),
+        ("Min(" + ",".join(f"x+{i}" for i in range(101)) + ")", "101 arguments; at most 100"),
     ],
 )  # fmt: skip
 def test_limits_refuse_quickly(text: str, message: str) -> None:
     start = time.perf_counter()
     with pytest.raises(ValueError, match=message):
         parse_expression(text, names=("x",), what="exact")
+    assert time.perf_counter() - start < 2.0
+
+
+def test_building_time_is_limited(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(safe_expr, "MAX_SECONDS", 0.3)
+    slow = "*".join(f"exp(log({'7' * 299}{i})/2)" for i in range(10))  # radicals of huge numbers, reached via exp/log
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"took longer than 0\.3 s"):
+        parse_expression(slow, what="f")
     assert time.perf_counter() - start < 2.0
 
 

@@ -21,8 +21,10 @@ Refused: attributes (``a.b``), subscripts (``a[0]``), names that start with ``_`
 comprehensions, keyword arguments, ``*args``, strings, calls of anything but a listed function name, ``and``/
 ``or``/``not``/``if``, chained comparisons, ``==``. Limits that keep time and memory small:
 :data:`MAX_LENGTH` characters, :data:`MAX_DEPTH` levels of nesting, numeric exponents of at most
-:data:`MAX_EXPONENT` in size, and numbers built by powers of at most :data:`MAX_NUMBER_BITS` bits (so
-``9**9**8`` is refused at once instead of computing a number with 41 million digits).
+:data:`MAX_EXPONENT` in size, numbers built by powers of at most :data:`MAX_NUMBER_BITS` bits (so ``9**9**8`` is
+refused at once instead of computing a number with 41 million digits), at most :data:`MAX_ROOTS` fractional
+powers of numbers of at most :data:`MAX_ROOT_BITS` bits (sympy factors them), :data:`MAX_ARGUMENTS` arguments per
+call, and, as a backstop for sympy's automatic simplifications, :data:`MAX_SECONDS` seconds per expression.
 
 :func:`expression_text` writes a sympy expression back in this grammar (floats exactly, by ``repr``), so that
 formulas can be stored as data and read again by :func:`parse_expression`.
@@ -37,9 +39,13 @@ Example:
 from __future__ import annotations
 
 import ast
+import contextlib
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+import signal
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
 
 import sympy
 
@@ -49,7 +55,11 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_EXPONENT",
     "MAX_LENGTH",
+    "MAX_ARGUMENTS",
     "MAX_NUMBER_BITS",
+    "MAX_ROOTS",
+    "MAX_ROOT_BITS",
+    "MAX_SECONDS",
     "expression_text",
     "parse_expression",
     "to_sympy",
@@ -63,6 +73,15 @@ MAX_EXPONENT = 1000
 """Largest size of a numeric exponent (``x**1000`` is accepted, ``x**1001`` is not)."""
 MAX_NUMBER_BITS = 10_000
 """Largest size, in bits (about 3000 decimal digits), of a number computed from a power of numbers."""
+MAX_ROOT_BITS = 64
+"""Largest size, in bits, of a rational number raised to a fractional power (``sqrt(n)``, ``n**(1/3)``): sympy
+factors such numbers, which takes long for large ones."""
+MAX_ROOTS = 20
+"""Most fractional powers of rational numbers in one expression (sympy combines them, in quadratic time)."""
+MAX_ARGUMENTS = 100
+"""Most arguments of one function call (``Min``, ``Max``, ``Piecewise`` pieces)."""
+MAX_SECONDS = 5.0
+"""Longest time building one expression may take (enforced where a timer can interrupt: the main thread on Unix)."""
 
 FUNCTIONS: dict[str, type[sympy.Basic] | object] = {
     f.__name__: f
@@ -164,7 +183,12 @@ def parse_expression(
         ) from None
     builder = _Builder(symbols, functions, unknown_names)
     try:
-        return builder.build(tree.body, 0)
+        with _deadline(MAX_SECONDS):
+            return builder.build(tree.body, 0)
+    except _TimeUp:
+        raise ValueError(
+            f"{what}: building {shown} took longer than {MAX_SECONDS:g} s; simplify the expression"
+        ) from None
     except _Refused as error:
         raise ValueError(f"{what}: {shown} is not an allowed expression: {error}. {hint}") from None
     except RecursionError:
@@ -221,11 +245,50 @@ def _bracket_depth(text: str) -> int:
     return deepest
 
 
+class _TimeUp(Exception):
+    """Raised by the timer of :func:`_deadline`."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Raise :class:`_TimeUp` after ``seconds`` (SIGALRM: main thread on Unix only; elsewhere no limit). An enclosing
+    timer (e.g. of the symbolic tools) keeps counting and still fires."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise _TimeUp
+
+    outer = signal.getitimer(signal.ITIMER_REAL)[0]
+    start = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer > 0 else seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-6))
+
+
 class _Builder:
     """Builds sympy objects from checked ``ast`` nodes (recursion bounded by ``MAX_DEPTH``)."""
 
     def __init__(self, symbols: dict[str, sympy.Basic], functions: Mapping[str, object], unknown: bool) -> None:
         self.symbols, self.functions, self.unknown = symbols, functions, unknown
+        self.roots = 0  # fractional powers of rational numbers so far
+
+    def power(self, base: sympy.Basic, exponent: sympy.Basic) -> sympy.Basic:
+        if base.is_Rational and exponent.is_Rational and not exponent.is_Integer:
+            self.roots += 1
+            if _bits(base) > MAX_ROOT_BITS or self.roots > MAX_ROOTS:
+                raise _Refused(
+                    f"fractional powers of numbers are limited to {MAX_ROOTS} per expression, of numbers of at most "
+                    f"{MAX_ROOT_BITS} bits (about 19 digits); {base}**({exponent}) goes beyond"
+                )
+        return _power(base, exponent)
 
     def build(self, node: ast.AST, depth: int) -> sympy.Basic:
         if depth > MAX_DEPTH:
@@ -297,7 +360,7 @@ class _Builder:
             return sympy.And(left, right)
         if op is ast.BitOr:
             return sympy.Or(left, right)
-        return _power(left, right)
+        return self.power(left, right)
 
     def _chain(self, node: ast.BinOp, depth: int) -> sympy.Basic:
         """A sum or product of many terms (``a + b - c + ...``) without recursing once per term."""
@@ -314,7 +377,7 @@ class _Builder:
             if op is ast.Sub:
                 value = -value
             elif op is ast.Div:
-                value = _power(value, sympy.Integer(-1))
+                value = self.power(value, sympy.Integer(-1))
             values.append(value)
         return sympy.Add(*values) if additive else sympy.Mul(*values)
 
@@ -335,6 +398,8 @@ class _Builder:
         if node.keywords:
             raise _Refused(f"keyword arguments are not allowed (in the call of {name})")
         function = self.functions[name]
+        if len(node.args) > MAX_ARGUMENTS:
+            raise _Refused(f"{name} is called with {len(node.args)} arguments; at most {MAX_ARGUMENTS} are allowed")
         if function is sympy.Piecewise:
             pieces = []
             for arg in node.args:
@@ -343,6 +408,8 @@ class _Builder:
                 pieces.append(tuple(self.build(e, depth + 1) for e in arg.elts))
             return sympy.Piecewise(*pieces)
         args = [self.build(arg, depth + 1) for arg in node.args]
+        if function is sympy.sqrt and len(args) == 1:
+            return self.power(args[0], sympy.Rational(1, 2))
         return function(*args)  # type: ignore[operator]
 
 
