@@ -386,3 +386,11 @@ def test_cli_never_imports_problems_from_the_current_folder(tmp_path: Path, mark
     assert not marker.exists()
     named = _kanpde(tmp_path, "solve", "problems/evil.py", "--out", str(tmp_path / "out"))  # named: trusted code
     assert marker.exists() and "hostile" in named.stderr
+
+
+def test_an_enclosing_time_limit_still_fires_during_parsing() -> None:
+    from kanpde.symbolic.simplify import Timeout, time_limit
+
+    slow = "*".join(f"exp(log({'7' * 299}{i})/2)" for i in range(10))
+    with pytest.raises(Timeout), time_limit(0.3):
+        parse_expression(slow, what="f")

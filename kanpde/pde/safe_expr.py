@@ -258,6 +258,8 @@ def _deadline(seconds: float) -> Iterator[None]:
         return
 
     def handler(signum: int, frame: object) -> None:
+        if 0 < outer <= seconds and callable(previous):  # the enclosing timer's time is up: its handler raises
+            previous(signum, frame)
         raise _TimeUp
 
     outer = signal.getitimer(signal.ITIMER_REAL)[0]
