@@ -289,6 +289,8 @@ def _forgeries(marker: Path) -> list[tuple[str, object, str]]:
         ("settings.evil", 1, "settings has the wrong keys.*unexpected: \\['evil'\\]"),
         ("settings.dtype", "float16", "settings.dtype must be one of"),
         ("settings.seed", 2**70, "settings.seed must be an integer"),
+        ("settings.n_test", 10**12, "settings.n_test must be an integer from 1 to 100000000"),
+        ("settings.grid", 90_000, r"describe a network of \d+ coefficients, but approximation_state holds only"),
         ("architecture", [], "architecture must be a list of 2 layers"),
         ("architecture.0.grid_size", 10**9, r"architecture\[0\] needs coefficients of shape"),
         ("approximation_state.model.layers.0.coef", torch.zeros(1, 3, 5, dtype=torch.float64),

@@ -50,6 +50,8 @@ _PAYLOAD_KEYS = frozenset({
     "approximation_state", "generator_state", "history", "steps_done",
 })  # fmt: skip
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
+_MAX_SIZE = 100_000  # largest layer width or grid size in a checkpoint's settings
+_MAX_POINTS = 10**8  # most points per stage or chunk (the solver allocates them on construction)
 
 
 # -- saving --------------------------------------------------------------------------------------------------------
@@ -211,12 +213,13 @@ def _checked_settings(data: object) -> dict[str, Any]:
     if not isinstance(width, list) or not 2 <= len(width) <= 100:
         raise fail("settings.width", "a list of 2 to 100 layer widths", width)
     for i, n in enumerate(width):
-        integer(n, f"settings.width[{i}]", 1)
-    for name in ("grid", "k", "n_test"):
-        integer(settings[name], f"settings.{name}", 1)
+        integer(n, f"settings.width[{i}]", 1, _MAX_SIZE)
+    integer(settings["grid"], "settings.grid", 1, _MAX_SIZE)
+    integer(settings["k"], "settings.k", 1, 20)
     integer(settings["seed"], "settings.seed")
+    integer(settings["n_test"], "settings.n_test", 1, _MAX_POINTS)
     for name in ("n_interior", "n_boundary", "chunk_size"):
-        integer(settings[name], f"settings.{name}", 1, optional=True)
+        integer(settings[name], f"settings.{name}", 1, _MAX_POINTS, optional=True)
     string(settings["sampler"], "settings.sampler", SAMPLER_NAMES)
     settings["dtype"] = _DTYPES[string(settings["dtype"], "settings.dtype", _DTYPES)]
     string(settings["device"], "settings.device")
@@ -239,9 +242,17 @@ def _checked_settings(data: object) -> dict[str, Any]:
     return settings
 
 
-def _checked_architecture(data: object, width: list[int], state: dict[str, Any]) -> list[dict[str, int]]:
+def _checked_architecture(data: object, settings: dict[str, Any], state: dict[str, Any]) -> list[dict[str, int]]:
     """The layers, each consistent with ``width`` and with the shapes of the saved coefficients (so that the
     network built from them is no larger than what the file holds)."""
+    width, grid, k = settings["width"], settings["grid"], settings["k"]
+    stored = sum(v.numel() for v in state.values() if isinstance(v, torch.Tensor))
+    implied = sum(a * b * (grid + k + 2) for a, b in zip(width[:-1], width[1:]))
+    if implied > 4 * stored + 1000:  # the solver first builds this network: no larger than what the file holds
+        raise ValueError(
+            f"settings (width {width}, grid {grid}, k {k}) describe a network of {implied} coefficients, but "
+            f"approximation_state holds only {stored} numbers"
+        )
     if not isinstance(data, list) or len(data) != len(width) - 1:
         raise fail("architecture", f"a list of {len(width) - 1} layers (settings.width is {width})", data)
     keys = {"in_dim", "out_dim", "grid_size", "spline_order"}
@@ -413,7 +424,7 @@ def load_checkpoint(
         state = payload["approximation_state"]
         if not isinstance(state, dict):
             raise fail("approximation_state", "a dict of tensors", state)
-        _checked_architecture(payload["architecture"], settings["width"], state)
+        _checked_architecture(payload["architecture"], settings, state)
         integer(payload["model_seed"], "model_seed", optional=True)
         extra = exact_keys(payload["extra"], "extra", {"lm_max_entries"})
         integer(extra["lm_max_entries"], "extra.lm_max_entries", 1, optional=True)

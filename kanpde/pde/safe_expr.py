@@ -458,7 +458,7 @@ def expression_text(expr: sympy.Basic) -> str:
     Example:
         >>> x = sympy.Symbol("x")
         >>> expression_text(sympy.Rational(1, 3) * sympy.sin(sympy.pi * x) + 0.1)
-        '(((1/3)*sin((pi*x))) + 0.1)'
+        '(0.1 + ((1/3)*sin((pi*x))))'
     """
     if not isinstance(expr, sympy.Basic):
         raise ValueError(f"expected a sympy expression, got {type(expr).__name__}")
