@@ -375,9 +375,12 @@ def _read_data(source: Path) -> dict[str, Any]:
             warnings.simplefilter("ignore", UserWarning)
             payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        lines = [line.strip() for line in str(err).splitlines() if "global" in line.lower()]
+        if not lines:  # not a pickle of data at all: damaged
+            raise ValueError(f"{source} is a corrupted kanpde checkpoint: its content cannot be read") from None
         raise ValueError(
-            f"{source} is not a data-only kanpde checkpoint: it holds Python objects other than tensors, numbers and "
-            f"strings, which are never loaded (they can run code): {str(err).splitlines()[0]}"
+            f"{source} is not a data-only kanpde checkpoint: it names Python objects other than tensors, numbers and "
+            f"strings, which are never loaded (they can run code): {lines[0]}"
         ) from None
     except Exception as err:
         raise ValueError(f"{source} is a corrupted kanpde checkpoint: its content cannot be read ({err})") from None
