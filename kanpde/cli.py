@@ -1,8 +1,10 @@
 """The ``kanpde`` command: ``kanpde solve | list | bench``.
 
 - ``kanpde solve [PROBLEM] [--grid-schedule 5,10,20] [--steps N] [--out DIR]``: solve a problem of the suite
-  (``problems/NAME.py``) or any Python file defining ``make_problem()`` (or a ``problem`` variable); without
-  PROBLEM, the default 2-D Poisson problem. Prints a summary and writes the results into DIR.
+  (``problems/NAME.py`` beside the kanpde package; never a ``problems/`` folder of the current directory) or the
+  Python file whose path is given (ending in ``.py`` or containing a ``/``), defining ``make_problem()`` (or a
+  ``problem`` variable); without PROBLEM, the default 2-D Poisson problem. A named file is code and runs.
+  Prints a summary and writes the results into DIR.
   ``--distributed`` under ``torchrun --nproc_per_node=N -m kanpde solve ...`` shards the collocation points over
   the processes (gloo on CPU, NCCL on CUDA); rank 0 prints and writes.
 - ``kanpde list``: the problems of the suite.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -27,10 +30,11 @@ DEFAULT_PROBLEM = "poisson_2d_sin"
 
 
 def problems_dir() -> Path:
-    """The reference suite: ``./problems`` when present, else the one beside the package source (a checkout)."""
-    here = Path.cwd() / "problems"
-    if here.is_dir():
-        return here
+    """The reference suite: the ``problems`` package beside the package source (in a checkout of kanpde).
+
+    Only this folder is searched for problem names; a ``problems/`` folder in the current directory is never
+    imported (a Python file runs only when the user names its path).
+    """
     return Path(__file__).resolve().parent.parent / "problems"
 
 
@@ -43,31 +47,59 @@ def _load_module(path: Path) -> ModuleType:
     return module
 
 
+def _package(name: str, folder: Path) -> ModuleType:
+    """The package ``name`` imported from ``folder`` itself (never found through ``sys.path``, which may hold the
+    current directory)."""
+    init = (folder / "__init__.py").resolve()
+    existing = sys.modules.get(name)
+    if existing is not None:
+        if Path(getattr(existing, "__file__", None) or "").resolve() == init:
+            return existing
+        raise SystemExit(
+            f"kanpde: another module named {name!r} ({existing.__file__}) is imported; cannot import {init}"
+        )
+    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(folder.resolve())])
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"kanpde: cannot import {init}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
 def _load_suite_module(name: str) -> ModuleType:
-    """A module of the suite, imported as ``problems.NAME`` (the suite shares helpers by relative imports)."""
-    root = str(problems_dir().parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    """A module of the suite, imported as ``problems.NAME`` from :func:`problems_dir` (the suite shares helpers by
+    relative imports)."""
+    _package("problems", problems_dir())
     return importlib.import_module(f"problems.{name}")
 
 
+def _is_path(name: str) -> bool:
+    return name.endswith(".py") or "/" in name or (os.sep in name) or (os.altsep is not None and os.altsep in name)
+
+
 def resolve_problem(name: str | None) -> tuple[str, ModuleType]:
-    """The module of a suite problem (by name) or of a Python file (by path)."""
+    """The module of a suite problem (by name, from :func:`problems_dir` only) or of a Python file (by path: a name
+    that ends in ``.py`` or contains a path separator)."""
     name = name or DEFAULT_PROBLEM
-    path = Path(name)
-    if path.suffix == ".py" or path.exists():
+    if _is_path(name):
+        path = Path(name)
         if not path.is_file():
             raise SystemExit(f"kanpde: no such file: {name}")
-        if (path.parent / "__init__.py").is_file():  # a file of a package (e.g. problems/): relative imports work
-            root = str(path.resolve().parent.parent)
-            if root not in sys.path:
-                sys.path.insert(0, root)
-            return path.stem, importlib.import_module(f"{path.resolve().parent.name}.{path.stem}")
+        folder = path.resolve().parent
+        if folder == problems_dir().resolve():  # a file of the suite, named by its path
+            return path.stem, _load_suite_module(path.stem)
+        if (folder / "__init__.py").is_file():  # a file of a package: relative imports work
+            return path.stem, importlib.import_module(f"{_package(f'kanpde_user_{folder.name}', folder).__name__}."
+                                                      f"{path.stem}")  # fmt: skip
         return path.stem, _load_module(path)
-    candidate = problems_dir() / f"{name}.py"
-    if not candidate.is_file():
-        known = ", ".join(list_problems()) or "(no problems/ directory found)"
-        raise SystemExit(f"kanpde: unknown problem {name!r}; known problems: {known}")
+    if name not in list_problems():
+        known = ", ".join(list_problems()) or "(no problems/ directory beside kanpde)"
+        raise SystemExit(f"kanpde: unknown problem {name!r}; known problems: {known} (or give the path of a .py file)")
     return name, _load_suite_module(name)
 
 
@@ -227,7 +259,10 @@ def write_formula(solver: Any, out: Path) -> tuple[Any, list[Path]]:
 def list_command(args: argparse.Namespace) -> int:
     names = list_problems()
     if not names:
-        print("kanpde: no problems/ directory found (run from a checkout of kanpde)", file=sys.stderr)
+        print(
+            f"kanpde: no problems/ directory beside kanpde ({problems_dir()}): use a checkout of kanpde",
+            file=sys.stderr,
+        )
         return 1
     for name in names:
         module = _load_suite_module(name)

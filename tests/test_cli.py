@@ -63,3 +63,20 @@ def test_unknown_problem_is_explained(tmp_path: Path) -> None:
 def test_python_dash_m_kanpde() -> None:
     out = subprocess.run([sys.executable, "-m", "kanpde", "--help"], capture_output=True, text=True, check=True)
     assert "solve" in out.stdout and "bench" in out.stdout
+
+
+def test_a_named_file_of_a_package_keeps_its_relative_imports(tmp_path: Path) -> None:
+    from kanpde.cli import resolve_problem
+
+    package = tmp_path / "my_problems"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "_shared.py").write_text("SOURCE = '2'\n")
+    (package / "bar.py").write_text(
+        "import kanpde as kp\nfrom ._shared import SOURCE\n"
+        "problem = kp.Poisson(kp.Interval(0, 1), f=SOURCE, bcs=[kp.Dirichlet(0)])\n"
+    )
+    name, module = resolve_problem(str(package / "bar.py"))
+    assert name == "bar" and Path(module.__file__) == package / "bar.py" and module.problem.f.is_constant
+    suite_name, suite_module = resolve_problem(str(ROOT / "problems" / "heat_1d.py"))  # the suite, by path
+    assert suite_name == "heat_1d" and suite_module.__name__ == "problems.heat_1d"

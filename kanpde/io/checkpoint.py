@@ -1,29 +1,39 @@
 """Checkpoints: a solver saved to one file and restored with identical predictions, ready to train on.
 
-File format (version 1): the line ``KANPDE-CHECKPOINT``, one line of JSON ``{"format": "kanpde-checkpoint",
-"version": 1, "payload_bytes": n, "sha256": ...}``, then ``n`` bytes written by ``torch.save``. The header is
-checked (magic, version, length, checksum) before anything is unpickled, so a truncated, corrupted or foreign file
-gives a clear ``ValueError``, never a pickle traceback.
+File format (version 2): the line ``KANPDE-CHECKPOINT``, one line of JSON ``{"format": "kanpde-checkpoint",
+"version": 2, "payload_bytes": n, "sha256": ...}``, then ``n`` bytes written by ``torch.save``. The header is
+checked (magic, version, length, checksum) first, so a truncated, corrupted or foreign file gives a clear
+``ValueError``.
 
-The payload keeps the problem, the solver settings (width, grid, k, seed, dtype, points, optimiser, weights...),
-the network's architecture per layer (its grid may have been extended since construction) and state, the
-sampler's generator state, the history and the number of steps done.
+The payload is data only: tensors, numbers, strings, and lists and dicts of them, read back with
+``torch.load(weights_only=True)``, which builds no other object and runs no code. It keeps the problem's recipe
+(see :mod:`kanpde.io.recipe`; None for a problem with Python callables, which the caller passes again to
+:func:`load_checkpoint`), the solver settings, the network's architecture per layer (its grid may have been
+extended since construction) and state, the sampler's generator state, the history and the number of steps done.
+Every field is checked against the schema below before it is used: a forged payload (with a valid checksum, which
+anyone can compute) gives a ``ValueError`` that names the field.
+
+Version 1 files pickled the problem (unpickling can run code); they are refused with a message that says how to
+re-create them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import io
 import json
 import os
 import pickle
+import warnings
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .atomic import atomic_path
+from .recipe import problem_from_recipe, problem_recipe
+from .schema import boolean, exact_keys, fail, integer, number, string
 
 if TYPE_CHECKING:
     from ..pde.problem import Problem
@@ -32,92 +42,43 @@ if TYPE_CHECKING:
 __all__ = ["save_checkpoint", "load_checkpoint", "FORMAT", "VERSION"]
 
 FORMAT = "kanpde-checkpoint"
-VERSION = 1
+VERSION = 2
 _MAGIC = b"KANPDE-CHECKPOINT\n"
 _MAX_HEADER = 4096
 _PAYLOAD_KEYS = frozenset({
-    "format", "version", "problem", "settings", "extra", "architecture", "model_seed", "approximation_state",
-    "generator_state", "history", "steps_done",
+    "format", "version", "kanpde_version", "problem", "settings", "extra", "architecture", "model_seed",
+    "approximation_state", "generator_state", "history", "steps_done",
 })  # fmt: skip
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+_MAX_SIZE = 100_000  # largest layer width or grid size in a checkpoint's settings
+_MAX_POINTS = 10**8  # most points per stage or chunk (the solver allocates them on construction)
 
 
-# -- the problem -----------------------------------------------------------------------------------------------
-def _problem_recipe(problem: Problem) -> dict[str, Any] | None:
-    """Constructor arguments of the built-in problems, whose residuals are lambdas (which do not pickle)."""
-    from ..pde.conditions import Initial
-    from ..pde.problem import Heat, Poisson
-
-    bcs = [c for c in problem.conditions if not isinstance(c, Initial)]
-    exact = None if problem.exact is None else problem.exact[0]
-    if type(problem) is Poisson:
-        kwargs = {"domain": problem.space, "f": problem.f, "bcs": bcs, "exact": exact}
-    elif type(problem) is Heat:
-        assert problem.time is not None
-        initial = [c.value for c in problem.conditions if isinstance(c, Initial)]
-        kwargs = {
-            "domain": problem.space,
-            "time": (problem.time.t0, problem.time.t1),
-            "diffusivity": problem.diffusivity,
-            "f": problem.f,
-            "initial": initial[0],
-            "bcs": bcs,
-            "exact": exact,
-        }
-    else:
-        return None
-    return {"class": type(problem).__name__, "kwargs": kwargs, "description": problem.description}
-
-
-def _rebuilt_problem(recipe: dict[str, Any]) -> Problem:
-    from ..pde import problem as problems
-
-    cls = {"Poisson": problems.Poisson, "Heat": problems.Heat}[recipe["class"]]
-    return cls(**recipe["kwargs"], description=recipe["description"])
-
-
-def _unpicklable(what: str, err: Exception) -> TypeError:
-    return TypeError(
-        f"cannot save the checkpoint: {what} cannot be pickled ({type(err).__name__}: {err}). Residuals, "
-        "expressions, masks and other callables of a problem must be importable functions defined at module level "
-        "(not lambdas or functions defined inside other functions); strings and sympy expressions always work."
-    )
-
-
+# -- saving --------------------------------------------------------------------------------------------------------
 def _problem_entry(problem: Problem) -> dict[str, Any]:
-    try:
-        pickle.dumps(problem, protocol=pickle.HIGHEST_PROTOCOL)
-        return {"object": problem}
-    except Exception as err:  # pickling raises PicklingError, AttributeError or TypeError
-        recipe = _problem_recipe(problem)
-        if recipe is None:
-            raise _unpicklable("the problem", err) from err
-    try:
-        pickle.dumps(recipe, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as err:
-        raise _unpicklable("a value of the problem", err) from err
-    return {"recipe": recipe}
+    return {
+        "class": type(problem).__name__,
+        "description": problem.description,
+        "coords": list(problem.coords),
+        "n_fields": int(problem.n_fields),
+        "recipe": problem_recipe(problem),
+    }
 
 
-# -- the solver ------------------------------------------------------------------------------------------------
 def _settings(solver: Solver) -> dict[str, Any]:
-    """Keyword arguments that rebuild ``solver`` (the constructor's parameters that it keeps as attributes)."""
-    from ..pde.solver import Solver
+    """The solver's constructor arguments as data (the sampler by name, the dtype as a string)."""
+    from ..pde.sampling import SAMPLER_NAMES
 
-    if hasattr(solver, "settings"):
-        return solver.settings()
-
-    settings: dict[str, Any] = {}
-    for name in inspect.signature(Solver.__init__).parameters:
-        if name in ("self", "problem") or name in settings:
-            continue
-        if name == "hard_constraint":
-            settings[name] = solver.approximation.constraint is not None
-        elif name == "grid":
-            settings[name] = int(solver.model.grid_size)
-        elif name == "device":
-            settings[name] = str(solver.device)
-        elif name in solver.__dict__:
-            settings[name] = solver.__dict__[name]
+    settings = dict(solver.settings())
+    names = [name for name, cls in SAMPLER_NAMES.items() if type(settings["sampler"]) is cls]
+    if not names:
+        raise TypeError(
+            f"cannot save the checkpoint: the sampler {settings['sampler']!r} is not one of kanpde's own "
+            f"({', '.join(sorted(SAMPLER_NAMES))}); checkpoints store the sampler by name"
+        )
+    settings["sampler"] = names[0]
+    settings["dtype"] = str(settings["dtype"]).removeprefix("torch.")
+    settings["weights"] = settings["weights"] if isinstance(settings["weights"], str) else dict(settings["weights"])
     return settings
 
 
@@ -153,7 +114,7 @@ def _payload(solver: Solver) -> dict[str, Any]:
             for k, v in solver.approximation.state_dict().items()
         },
         "generator_state": solver.generator.get_state(),
-        "history": list(solver.history),
+        "history": [asdict(record) for record in solver.history],
         "steps_done": int(solver._steps_done),
     }
 
@@ -161,16 +122,16 @@ def _payload(solver: Solver) -> dict[str, Any]:
 def save_checkpoint(solver: Solver, path: str | os.PathLike[str]) -> Path:
     """Save ``solver`` to ``path`` (atomically; parent folders are created).
 
-    The problem is pickled. Strings, numbers and sympy expressions always pickle; callables (a residual of
-    ``kp.PDE``, a callable value or ``on`` mask) must be importable, i.e. functions defined at module level, and
-    that module must be importable where the checkpoint is loaded. ``kp.Poisson`` and ``kp.Heat`` are saved by
-    their constructor arguments.
+    The file holds data only. A ``kp.Poisson`` or ``kp.Heat`` problem made of numbers, strings and sympy
+    expressions on a box, disk, polygon or their combinations is saved as its recipe and rebuilt on loading;
+    any other problem (a ``kp.PDE`` residual, a callable value or mask, a mesh domain) is not saved, and
+    :func:`load_checkpoint` needs it again: ``load_checkpoint(path, problem=...)``.
 
     Returns:
         The path written.
 
     Raises:
-        TypeError: part of the problem cannot be pickled (a lambda or local function); the message says what to do.
+        TypeError: a setting is not data (a sampler of your own).
         PermissionError, OSError: the file cannot be written (the message names it).
 
     Example:
@@ -183,8 +144,8 @@ def save_checkpoint(solver: Solver, path: str | os.PathLike[str]) -> Path:
     buffer = io.BytesIO()
     try:
         torch.save(_payload(solver), buffer)
-    except (pickle.PicklingError, AttributeError) as err:
-        raise _unpicklable("part of the solver", err) from err
+    except (pickle.PicklingError, AttributeError, TypeError) as err:
+        raise TypeError(f"cannot save the checkpoint: part of the solver is not data ({err})") from err
     payload = buffer.getvalue()
     header = {"format": FORMAT, "version": VERSION, "payload_bytes": len(payload)}
     header["sha256"] = hashlib.sha256(payload).hexdigest()
@@ -196,8 +157,9 @@ def save_checkpoint(solver: Solver, path: str | os.PathLike[str]) -> Path:
     return target
 
 
+# -- loading ---------------------------------------------------------------------------------------------------------
 def _read_payload(path: Path) -> bytes:
-    """The checked payload bytes; ValueError for anything that is not a whole version-1 checkpoint."""
+    """The checked payload bytes; ValueError for anything that is not a whole version-2 checkpoint."""
     data = path.read_bytes()
     if not data:
         raise ValueError(f"{path} is empty: not a kanpde checkpoint (or one whose writing was cut off)")
@@ -213,8 +175,15 @@ def _read_payload(path: Path) -> bytes:
         version, size, digest = int(header["version"]), int(header["payload_bytes"]), str(header["sha256"])
         if header["format"] != FORMAT:
             raise ValueError(header["format"])
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, OverflowError) as err:
         raise ValueError(f"{path} is a corrupted kanpde checkpoint: its header cannot be read ({err})") from None
+    if version == 1:
+        raise ValueError(
+            f"{path} is a kanpde checkpoint of format version 1, which held pickled Python objects; loading those can "
+            f"run code, so this kanpde (which reads version {VERSION}, data only) refuses it. Re-create it: run the "
+            "solve again and save it with this kanpde (solver.save(path)); or, only if you trust the file, load it "
+            "with the kanpde version that wrote it and keep solver.model.state_dict() with torch.save"
+        )
     if version != VERSION:
         hint = "upgrade kanpde to load it" if version > VERSION else "no kanpde ever wrote that version"
         raise ValueError(
@@ -231,6 +200,153 @@ def _read_payload(path: Path) -> bytes:
     return payload
 
 
+# -- the schema of a payload ------------------------------------------------------------------------------------------
+def _checked_settings(data: object) -> dict[str, Any]:
+    from ..pde.sampling import SAMPLER_NAMES
+
+    keys = {
+        "width", "grid", "k", "seed", "n_interior", "n_boundary", "sampler", "dtype", "device", "optimizer", "lr",
+        "weights", "hard_constraint", "update_grid", "adaptive_sampling", "n_test", "chunk_size", "compile",
+    }  # fmt: skip
+    settings = dict(exact_keys(data, "settings", keys))
+    width = settings["width"]
+    if not isinstance(width, list) or not 2 <= len(width) <= 100:
+        raise fail("settings.width", "a list of 2 to 100 layer widths", width)
+    for i, n in enumerate(width):
+        integer(n, f"settings.width[{i}]", 1, _MAX_SIZE)
+    integer(settings["grid"], "settings.grid", 1, _MAX_SIZE)
+    integer(settings["k"], "settings.k", 1, 20)
+    integer(settings["seed"], "settings.seed")
+    integer(settings["n_test"], "settings.n_test", 1, _MAX_POINTS)
+    for name in ("n_interior", "n_boundary", "chunk_size"):
+        integer(settings[name], f"settings.{name}", 1, _MAX_POINTS, optional=True)
+    string(settings["sampler"], "settings.sampler", SAMPLER_NAMES)
+    settings["dtype"] = _DTYPES[string(settings["dtype"], "settings.dtype", _DTYPES)]
+    string(settings["device"], "settings.device")
+    optimizer = settings["optimizer"]
+    if isinstance(optimizer, list) and 1 <= len(optimizer) <= 10:
+        for i, name in enumerate(optimizer):
+            string(name, f"settings.optimizer[{i}]")
+    else:
+        string(optimizer, "settings.optimizer")
+    number(settings["lr"], "settings.lr", optional=True)
+    weights = settings["weights"]
+    if weights != "adaptive":
+        if not isinstance(weights, dict) or len(weights) > 1000:
+            raise fail("settings.weights", "'adaptive' or a dict of loss weights", weights)
+        for key, value in weights.items():
+            string(key, "a key of settings.weights")
+            number(value, f"settings.weights[{key!r}]")
+    for name in ("hard_constraint", "update_grid", "adaptive_sampling", "compile"):
+        boolean(settings[name], f"settings.{name}")
+    return settings
+
+
+def _checked_architecture(data: object, settings: dict[str, Any], state: dict[str, Any]) -> list[dict[str, int]]:
+    """The layers, each consistent with ``width`` and with the shapes of the saved coefficients (so that the
+    network built from them is no larger than what the file holds)."""
+    width, grid, k = settings["width"], settings["grid"], settings["k"]
+    stored = sum(v.numel() for v in state.values() if isinstance(v, torch.Tensor))
+    implied = sum(a * b * (grid + k + 2) for a, b in zip(width[:-1], width[1:]))
+    if implied > 4 * stored + 1000:  # the solver first builds this network: no larger than what the file holds
+        raise ValueError(
+            f"settings (width {width}, grid {grid}, k {k}) describe a network of {implied} coefficients, but "
+            f"approximation_state holds only {stored} numbers"
+        )
+    if not isinstance(data, list) or len(data) != len(width) - 1:
+        raise fail("architecture", f"a list of {len(width) - 1} layers (settings.width is {width})", data)
+    keys = {"in_dim", "out_dim", "grid_size", "spline_order"}
+    for i, spec in enumerate(data):
+        where = f"architecture[{i}]"
+        exact_keys(spec, where, keys)
+        for key in keys:
+            integer(spec[key], f"{where}.{key}", 1)
+        if (spec["in_dim"], spec["out_dim"]) != (width[i], width[i + 1]):
+            raise ValueError(f"{where} maps {spec['in_dim']} to {spec['out_dim']} inputs; settings.width is {width}")
+        coef = state.get(f"model.layers.{i}.coef")
+        expected = (spec["in_dim"], spec["out_dim"], spec["grid_size"] + spec["spline_order"])
+        if not isinstance(coef, torch.Tensor) or tuple(coef.shape) != expected:
+            raise ValueError(f"{where} needs coefficients of shape {expected} in approximation_state; they are missing "
+                             "or of another shape")  # fmt: skip
+    return data
+
+
+def _checked_history(data: object) -> list[Any]:
+    from ..pde.result import StepRecord
+
+    if not isinstance(data, list):
+        raise fail("history", "a list of step records", data)
+    keys = {"step", "stage", "grid", "loss", "terms", "seconds"}
+    records = []
+    for i, entry in enumerate(data):
+        where = f"history[{i}]"
+        fields = exact_keys(entry, where, keys)
+        terms = fields["terms"]
+        if not isinstance(terms, dict):
+            raise fail(f"{where}.terms", "a dict of loss terms", terms)
+        records.append(StepRecord(
+            step=integer(fields["step"], f"{where}.step"), stage=integer(fields["stage"], f"{where}.stage"),  # type: ignore[arg-type]
+            grid=integer(fields["grid"], f"{where}.grid", 1),  # type: ignore[arg-type]
+            loss=number(fields["loss"], f"{where}.loss", finite=False),  # type: ignore[arg-type]
+            terms={string(k, f"a key of {where}.terms"): number(v, f"{where}.terms[{k!r}]", finite=False)  # type: ignore[misc]
+                   for k, v in terms.items()},
+            seconds=number(fields["seconds"], f"{where}.seconds"),  # type: ignore[arg-type]
+        ))  # fmt: skip
+    return records
+
+
+def _checked_state(data: object, reference: dict[str, Any]) -> dict[str, Any]:
+    """``data`` when it has exactly the entries of ``reference`` (a fresh state dict), shapes and kinds alike."""
+    exact_keys(data, "approximation_state", set(reference))
+    assert isinstance(data, dict)
+    for key, expected in reference.items():
+        value, where = data[key], f"approximation_state[{key!r}]"
+        if isinstance(expected, torch.Tensor):
+            if not isinstance(value, torch.Tensor) or value.shape != expected.shape or not value.is_floating_point():
+                raise fail(where, f"a floating tensor of shape {tuple(expected.shape)}", value)
+            if not bool(torch.isfinite(value).all()):
+                raise ValueError(f"{where} holds non-finite values")
+        elif isinstance(expected, dict):
+            exact_keys(value, where, set(expected))
+            for name, item in expected.items():
+                if type(value[name]) is not type(item):
+                    raise fail(f"{where}[{name!r}]", type(item).__name__, value[name])
+        elif type(value) is not type(expected):
+            raise fail(where, type(expected).__name__, value)
+    return data
+
+
+class _NeedsProblem(ValueError):
+    """The checkpoint is valid, but its problem holds callables: the caller must pass it."""
+
+
+def _checked_problem_entry(data: object, problem: Problem | None) -> Problem:
+    entry = exact_keys(data, "problem", {"class", "description", "coords", "n_fields", "recipe"})
+    coords, n_fields = entry["coords"], entry["n_fields"]
+    if not isinstance(coords, list) or not all(isinstance(c, str) for c in coords) or not 1 <= len(coords) <= 4:
+        raise fail("problem.coords", "a list of 1 to 4 coordinate names", coords)
+    integer(n_fields, "problem.n_fields", 1)
+    description = string(entry["description"], "problem.description")
+    if problem is not None:
+        if list(problem.coords) != coords or problem.n_fields != n_fields:
+            raise ValueError(
+                f"problem has coordinates {list(problem.coords)} and {problem.n_fields} field(s), but the checkpoint "
+                f"was saved for {coords} and {n_fields} ({description}); pass the problem it was saved with"
+            )
+        return problem
+    if entry["recipe"] is None:
+        raise _NeedsProblem(
+            f"the checkpoint's problem ({string(entry['class'], 'problem.class')}: {description}) holds Python "
+            "callables, which a checkpoint never stores (they are code); build it again and pass it: "
+            "kp.Solver.load(path, problem=make_problem())"
+        )
+    rebuilt = problem_from_recipe(entry["recipe"], "problem.recipe")
+    if list(rebuilt.coords) != coords or rebuilt.n_fields != n_fields:
+        raise ValueError(f"problem.recipe describes a problem in {list(rebuilt.coords)}, not in {coords}")
+    return rebuilt
+
+
+# -- loading ---------------------------------------------------------------------------------------------------------
 def _restore_model(solver: Solver, payload: dict[str, Any]) -> None:
     from ..kan.layer import KANLayer
     from ..kan.network import KAN
@@ -246,67 +362,114 @@ def _restore_model(solver: Solver, payload: dict[str, Any]) -> None:
         )
         for spec in payload["architecture"]
     ]
-    solver.approximation.model = KAN.from_layers(layers, seed=payload["model_seed"])
-    solver.approximation.load_state_dict(payload["approximation_state"])
+    approximation = solver.approximation
+    approximation.model = KAN.from_layers(layers, seed=payload["model_seed"])
+    state = _checked_state(payload["approximation_state"], approximation.state_dict())
+    approximation.load_state_dict(state)
 
 
-def load_checkpoint(path: str | os.PathLike[str], *, device: torch.device | str | None = None) -> Solver:
+def _read_data(source: Path) -> dict[str, Any]:
+    raw = _read_payload(source)
+    try:
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of garbage before refusing it
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        lines = [line.strip() for line in str(err).splitlines() if "global" in line.lower()]
+        if not lines:  # not a pickle of data at all: damaged
+            raise ValueError(f"{source} is a corrupted kanpde checkpoint: its content cannot be read") from None
+        raise ValueError(
+            f"{source} is not a data-only kanpde checkpoint: it names Python objects other than tensors, numbers and "
+            f"strings, which are never loaded (they can run code): {lines[0]}"
+        ) from None
+    except Exception as err:
+        raise ValueError(f"{source} is a corrupted kanpde checkpoint: its content cannot be read ({err})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{source} is not a kanpde checkpoint (unexpected content)")
+    if payload.get("version") != VERSION:
+        raise ValueError(f"{source} is a corrupted kanpde checkpoint: its content is not of format version {VERSION}")
+    return exact_keys(payload, "the payload", _PAYLOAD_KEYS)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], *, problem: Problem | None = None, device: torch.device | str | None = None
+) -> Solver:
     """A solver restored from :func:`save_checkpoint`: same predictions, history, step count and sampling state.
+
+    The file is read as data only (``torch.load(weights_only=True)``) and every field is checked before use; no
+    code from the file runs.
 
     Args:
         path: the checkpoint file.
+        problem: the problem to solve; needed when the checkpoint's problem holds Python callables (a ``kp.PDE``
+            residual, a callable value or mask), otherwise rebuilt from the checkpoint's recipe. It must have the
+            coordinates and number of fields the checkpoint was saved with.
         device: where to put the solver (default: where it was saved).
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: the file is not a kanpde checkpoint, is truncated or corrupted, or has another format version.
-        ImportError: the problem refers to a function or class that cannot be imported here.
+        ValueError: the file is not a kanpde checkpoint, is truncated, corrupted, forged (a field that does not
+            match the schema: the message names it), of another format version, or needs ``problem=``.
+        TypeError: ``problem`` is not a kanpde problem.
     """
+    from ..pde.problem import Problem
     from ..pde.solver import Solver
 
-    source = Path(path)
-    raw = _read_payload(source)
-    try:
-        # Safe to unpickle: the header, length and checksum were checked (weights_only cannot hold a problem).
-        payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=False)
-    except (ImportError, AttributeError) as err:
-        raise ImportError(
-            f"cannot load {source}: it refers to something that cannot be imported here ({err}); import or define "
-            "the module that holds the problem's functions first"
-        ) from err
-    except Exception as err:
-        raise ValueError(f"{source} is a corrupted kanpde checkpoint: its content cannot be read ({err})") from err
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{source} is not a kanpde checkpoint (unexpected content)")
-    missing = sorted(_PAYLOAD_KEYS - payload.keys())
-    if missing or payload["version"] != VERSION:
-        raise ValueError(
-            f"{source} is a corrupted kanpde checkpoint: its content does not match format version {VERSION} "
-            f"(missing: {', '.join(missing) or 'none'}; content version: {payload.get('version')!r})"
+    if problem is not None and not isinstance(problem, Problem):
+        raise TypeError(
+            f"problem must be a kanpde problem (kp.Poisson, kp.PDE, ...) or None, got {type(problem).__name__}"
         )
-    entry = payload["problem"]
-    problem = entry["object"] if "object" in entry else _rebuilt_problem(entry["recipe"])
-    settings = dict(payload["settings"])
+    source = Path(path)
+    payload = _read_data(source)
+    try:
+        settings = _checked_settings(payload["settings"])
+        solver_problem = _checked_problem_entry(payload["problem"], problem)
+        state = payload["approximation_state"]
+        if not isinstance(state, dict):
+            raise fail("approximation_state", "a dict of tensors", state)
+        _checked_architecture(payload["architecture"], settings, state)
+        integer(payload["model_seed"], "model_seed", optional=True)
+        extra = exact_keys(payload["extra"], "extra", {"lm_max_entries"})
+        integer(extra["lm_max_entries"], "extra.lm_max_entries", 1, optional=True)
+        history = _checked_history(payload["history"])
+        steps_done = integer(payload["steps_done"], "steps_done")
+        generator_state = payload["generator_state"]
+        reference_state = torch.Generator().get_state()
+        if (
+            not isinstance(generator_state, torch.Tensor)
+            or generator_state.dtype != reference_state.dtype
+            or generator_state.shape != reference_state.shape
+        ):
+            raise fail("generator_state", f"a uint8 tensor of shape {tuple(reference_state.shape)}", generator_state)
+    except _NeedsProblem as err:
+        raise ValueError(f"cannot load {source} without problem=: {err}") from None
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{source} is not a valid kanpde checkpoint: {err}") from None
     if device is not None:
         settings["device"] = device
-    elif settings.get("device", "cpu") != "cpu" and not _device_available(settings["device"]):
+    elif settings["device"] != "cpu" and not _device_available(settings["device"]):
         raise ValueError(
             f"{source} was saved on device {settings['device']!r}, which is not available here; "
             "pass device='cpu' to load it there"
         )
-    solver = Solver(problem, **settings)
-    for name, value in payload["extra"].items():
-        if value is not None:
-            setattr(solver, name, value)
-    _restore_model(solver, payload)
-    solver.generator.set_state(payload["generator_state"])
-    solver.history = list(payload["history"])
-    solver._steps_done = int(payload["steps_done"])
+    try:
+        solver = Solver(solver_problem, **settings)
+        if extra["lm_max_entries"] is not None:
+            solver.lm_max_entries = extra["lm_max_entries"]
+        _restore_model(solver, payload)
+        solver.generator.set_state(generator_state)
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise ValueError(f"{source} is not a valid kanpde checkpoint: {err}") from None
+    solver.history = history
+    solver._steps_done = steps_done
     return solver
 
 
 def _device_available(device: str) -> bool:
-    kind = torch.device(device).type
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError):
+        return False
     return (
         kind == "cpu"
         or (kind == "cuda" and torch.cuda.is_available())

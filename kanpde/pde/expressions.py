@@ -8,7 +8,7 @@ Accepted values:
 
 - a finite real number (`int`, `float`, numpy scalar; not `bool`);
 - a sympy expression whose free symbols are named like the coordinates (any assumptions);
-- a string, parsed by `sympy.parse_expr` (see the rule below);
+- a string, read by the whitelist parser `kanpde.pde.safe_expr.parse_expression` (see the rule below);
 - a callable taking a `torch.Tensor` of points and returning a `torch.Tensor` of shape `(n_points,)` or
   `(n_points, 1)`. Its result is checked on every call. Numpy arrays and Python numbers are rejected rather
   than converted: they cannot carry autograd and lose the points' device.
@@ -18,7 +18,10 @@ String rule: a string is parsed against a fixed namespace, nothing else. Known n
 `SUPPORTED_FUNCTIONS` (`abs`/`min`/`max`/`ln`/`ceil`/`arcsin`/`arccos`/`arctan` are aliases). Every other
 name becomes an unknown symbol or function and is reported as an error, so `N`, `S`, `Q`, `I`, `beta` and
 `gamma` never turn silently into sympy objects. `^` means power; implicit multiplication (`2x`) is not
-supported, write `2*x`. Strings are evaluated by sympy: do not pass untrusted input.
+supported, write `2*x`. Strings are data: they are never evaluated as Python. Attributes, subscripts, names
+starting with `_`, lambdas, strings and calls of anything but the listed functions are refused, and so are
+strings longer than 10000 characters, nesting deeper than 100 levels and exponents above 1000 (see
+`kanpde.pde.safe_expr` and docs/security.md).
 """
 
 from __future__ import annotations
@@ -33,27 +36,18 @@ import numpy as np
 import sympy
 import torch
 from sympy.core.function import AppliedUndef
-from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
 from sympy.printing.lambdarepr import LambdaPrinter
 from torch import Tensor
+
+from .safe_expr import FUNCTIONS, parse_expression
 
 __all__ = ["SUPPORTED_FUNCTIONS", "Expression", "ExpressionLike", "as_expression", "coordinate_names"]
 
 _SPACE_NAMES = ("x", "y", "z")
 _TIME_NAME = "t"
-_FUNCTIONS = {f.__name__: f for f in (
-    sympy.sin, sympy.cos, sympy.tan, sympy.cot, sympy.sec, sympy.csc, sympy.asin, sympy.acos, sympy.atan, sympy.atan2,
-    sympy.sinh, sympy.cosh, sympy.tanh, sympy.asinh, sympy.acosh, sympy.atanh, sympy.exp, sympy.log, sympy.sqrt,
-    sympy.erf, sympy.erfc, sympy.floor, sympy.ceiling, sympy.sign, sympy.sinc, sympy.Heaviside, sympy.Piecewise,
-    sympy.Abs, sympy.Min, sympy.Max,
-)} | {"abs": sympy.Abs, "min": sympy.Min, "max": sympy.Max, "ln": sympy.log, "ceil": sympy.ceiling,
-      "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan}  # fmt: skip
+_FUNCTIONS = FUNCTIONS
 SUPPORTED_FUNCTIONS: tuple[str, ...] = tuple(sorted(_FUNCTIONS))
 """Function names understood in strings (sympy names plus a few numpy-style aliases)."""
-_CONSTANTS = {"pi": sympy.pi, "E": sympy.E, "e": sympy.E}
-# What parse_expr's transformations emit; empty builtins so that no Python name leaks in.
-_PARSE_GLOBALS = {"__builtins__": {}, "Symbol": sympy.Symbol, "Function": sympy.Function,
-                  "Integer": sympy.Integer, "Float": sympy.Float, "Rational": sympy.Rational}  # fmt: skip
 _NON_FINITE = (sympy.S.NaN, sympy.S.Infinity, sympy.S.NegativeInfinity, sympy.S.ComplexInfinity)
 
 
@@ -395,15 +389,8 @@ def _checked_coords(coords: Sequence[str], name: str) -> tuple[str, ...]:
 
 
 def _parsed(text: str, coords: tuple[str, ...], name: str) -> sympy.Basic:
-    local = {**_FUNCTIONS, **_CONSTANTS, **{c: sympy.Symbol(c) for c in coords}}
-    try:
-        return parse_expr(text, local_dict=local, global_dict=dict(_PARSE_GLOBALS),
-                          transformations=(*standard_transformations, convert_xor))  # fmt: skip
-    except Exception as error:  # parse_expr raises SyntaxError, TokenError, TypeError, ... alike
-        raise ValueError(
-            f"{name}: could not parse {text!r} as an expression in {', '.join(coords)} "
-            f"({type(error).__name__}: {error}). Write e.g. '2*pi**2*sin(pi*x)'; ** or ^ is a power."
-        ) from error
+    # Other names become plain symbols, reported by _checked_sympy with the coordinates (and a hint for t).
+    return parse_expression(text, names=coords, what=name, unknown_names=True)
 
 
 def _checked_sympy(expr: sympy.Basic, coords: tuple[str, ...], shown: str) -> sympy.Expr:

@@ -456,17 +456,25 @@ class Solver:
         return export_mesh(self, path, **options)
 
     def save(self, path: Any) -> Any:
-        """Checkpoint the problem, model, sampler state and history (atomically); see :meth:`load`."""
+        """Checkpoint the problem's recipe, model, sampler state and history as data (atomically); see :meth:`load`.
+
+        A problem with Python callables (a ``kp.PDE`` residual, callable values) is not stored: pass it again to
+        :meth:`load`.
+        """
         from ..io.checkpoint import save_checkpoint
 
         return save_checkpoint(self, path)
 
     @classmethod
-    def load(cls, path: Any, *, device: Any = None) -> Solver:
-        """A solver from a checkpoint written by :meth:`save`; training continues as if it had not stopped."""
+    def load(cls, path: Any, *, problem: Problem | None = None, device: Any = None) -> Solver:
+        """A solver from a checkpoint written by :meth:`save`; training continues as if it had not stopped.
+
+        The file is read as data only (no code from it runs); ``problem=`` is needed when the saved problem holds
+        Python callables (see :func:`kanpde.io.checkpoint.load_checkpoint`).
+        """
         from ..io.checkpoint import load_checkpoint
 
-        return load_checkpoint(path, device=device)
+        return load_checkpoint(path, problem=problem, device=device)
 
     def symbolic(self, **options: Any) -> Any:
         """The trained solution as one sympy expression in the coordinates (x, y, z, t).

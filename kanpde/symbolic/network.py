@@ -16,6 +16,7 @@ import sympy
 import torch
 from torch import Tensor, nn
 
+from ..pde.safe_expr import expression_text, parse_expression
 from . import refit
 from .fit import SymbolicFit, degeneracy
 from .library import get_function
@@ -144,12 +145,25 @@ class SymbolicLayer(nn.Module):
             return out, torch.cat([chain, local], dim=2)
 
     def get_extra_state(self) -> dict[str, Any]:
-        return {"functions": self.functions, "exact": {k: sympy.srepr(v) for k, v in self.exact.items()}}
+        # Exact constants as strings of the whitelist grammar: data that loads without running code.
+        return {"functions": self.functions, "exact": {k: expression_text(v) for k, v in self.exact.items()}}
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, dict) or set(state) != {"functions", "exact"} or not isinstance(state["exact"], dict):
+            raise ValueError("the saved layer state must be a dict with 'functions' and 'exact' (a dict of strings)")
         if state["functions"] != self.functions:
             raise ValueError("the saved layer has other edge functions; build the network from the same functions")
-        self.exact = {tuple(k): sympy.sympify(v) for k, v in state["exact"].items()}
+        exact: dict[tuple[int, int, int], sympy.Expr] = {}
+        for key, text in state["exact"].items():
+            index = tuple(key) if isinstance(key, (tuple, list)) else ()
+            shape = (4, self.in_dim, self.out_dim)
+            if len(index) != 3 or not all(type(n) is int and 0 <= n < m for n, m in zip(index, shape)):
+                raise ValueError(f"the saved layer names constant {key!r}; expected (k, i, j) below {shape}")
+            value = parse_expression(text, what=f"exact constant {index} of the saved layer")
+            if not value.is_number or not value.is_real:
+                raise ValueError(f"exact constant {index} of the saved layer is not a real number: {value}")
+            exact[index] = value  # type: ignore[assignment]
+        self.exact = exact
 
 
 def default_variables(n: int) -> tuple[str, ...]:

@@ -187,9 +187,24 @@ class Template:
         return mask
 
     def fix(self, index: int, value: sympy.Expr) -> None:
-        """Fix constant ``index`` at the exact ``value``."""
-        self.exact[index] = sympy.sympify(value)
-        self.theta[index] = float(value)
+        """Fix constant ``index`` at the exact ``value`` (a sympy number, a real number or a string such as
+        ``"sqrt(2)/2"``, read by the whitelist parser of :mod:`kanpde.pde.safe_expr`).
+
+        Raises:
+            TypeError: ``value`` is of another kind.
+            ValueError: ``value`` is a string outside the grammar, or not a finite real constant.
+        """
+        from ..pde.safe_expr import to_sympy
+
+        exact = to_sympy(value, what=f"value of constant {index}")
+        try:
+            number = float(exact)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"value of constant {index} must be a real constant, got {exact} ({err})") from None
+        if not math.isfinite(number):
+            raise ValueError(f"value of constant {index} must be finite, got {exact}")
+        self.exact[index] = exact
+        self.theta[index] = number
 
     def copy(self) -> Template:
         """An independent copy (same tree, copied constants)."""

@@ -33,6 +33,7 @@ import sympy
 import torch
 from torch import Tensor
 
+from ..pde.safe_expr import to_sympy
 from .simplify import Timeout
 from .simplify import time_limit as deadline
 
@@ -216,7 +217,7 @@ def is_zero(
     Shapes:
         points: ``(n_points, len(symbols))``.
     """
-    expr = sympy.sympify(expr)
+    expr = to_sympy(expr, names={s.name: s for s in symbols}, what="expr")
     if expr == 0:
         return True, "identically 0", expr
     shortest, size = expr, sympy.count_ops(expr)
@@ -453,7 +454,7 @@ def verify_formula(
     if problem.n_fields != 1:
         raise ValueError(f"verify_formula checks one field; the problem has {problem.n_fields}")
     by_name = {c: sympy.Symbol(c) for c in problem.coords}
-    expr = sympy.sympify(expr)
+    expr = to_sympy(expr, names=by_name, what="formula", unknown_names=True)
     unknown = sorted(s.name for s in expr.free_symbols if s.name not in by_name)
     if unknown:
         raise ValueError(f"the formula has symbols {unknown} that are not coordinates of the problem {problem.coords}")

@@ -14,7 +14,7 @@ from kanpde.io.checkpoint import load_checkpoint, save_checkpoint
 POINTS = torch.linspace(0, 1, 37, dtype=torch.float64)[:, None]
 
 
-def burgers_residual(u):  # module level: importable, so a kp.PDE using it pickles
+def burgers_residual(u):
     return u.t + u.value * u.x - 0.05 * u.xx
 
 
@@ -57,19 +57,55 @@ def test_training_continues_identically(tmp_path: Path, heat_1d) -> None:
     assert [r.loss for r in loaded.history] == [r.loss for r in copy.history]
 
 
-def test_general_pde_with_importable_residual(tmp_path: Path) -> None:
+def test_general_pde_is_passed_again_on_loading(tmp_path: Path) -> None:
+    """A residual is code: the checkpoint does not hold it, and loading needs problem= (of the same coordinates)."""
     problem = kp.PDE(kp.Interval(-1, 1), burgers_residual, time=(0, 1), initial="-sin(pi*x)", bcs=[kp.Dirichlet(0)])
     solver = kp.Solver(problem, width=[2, 3, 1], seed=3)
-    loaded = load_checkpoint(save_checkpoint(solver, tmp_path / "b.kpt"))
+    path = save_checkpoint(solver, tmp_path / "b.kpt")
+    with pytest.raises(ValueError, match=r"without problem=.*holds Python callables.*problem="):
+        load_checkpoint(path)
+    loaded = load_checkpoint(path, problem=problem)
     points = torch.tensor([[0.1, 0.5]], dtype=torch.float64)
     assert torch.equal(loaded.predict(points), solver.predict(points)) and loaded.seed == 3
+    steady = kp.Poisson(kp.Interval(-1, 1), f=1, bcs=[kp.Dirichlet(0)])
+    with pytest.raises(ValueError, match=r"coordinates \['x'\].*saved for \['x', 't'\]"):
+        load_checkpoint(path, problem=steady)
+    with pytest.raises(TypeError, match="problem must be a kanpde problem"):
+        load_checkpoint(path, problem="burgers")  # type: ignore[arg-type]
 
 
-def test_lambda_residual_gives_a_clear_error(tmp_path: Path) -> None:
+def test_lambda_residual_saves_and_loads_with_the_problem(tmp_path: Path) -> None:
     problem = kp.PDE(kp.Interval(0, 1), lambda u: u.xx + 1, bcs=[kp.Dirichlet(0)])
-    with pytest.raises(TypeError, match="module level"):
-        save_checkpoint(kp.Solver(problem, width=[1, 2, 1]), tmp_path / "x.kpt")
-    assert list(tmp_path.iterdir()) == []
+    solver = kp.Solver(problem, width=[1, 2, 1])
+    path = save_checkpoint(solver, tmp_path / "x.kpt")
+    assert torch.equal(kp.Solver.load(path, problem=problem).predict(POINTS), solver.predict(POINTS))
+
+
+def test_problem_with_callable_values_needs_the_problem(tmp_path: Path) -> None:
+    problem = kp.Poisson(kp.Interval(0, 1), f=lambda p: torch.ones_like(p[:, 0]), bcs=[kp.Dirichlet(0)])
+    path = save_checkpoint(kp.Solver(problem, width=[1, 2, 1]), tmp_path / "x.kpt")
+    with pytest.raises(ValueError, match="problem="):
+        load_checkpoint(path)
+    assert load_checkpoint(path, problem=problem).problem is problem
+
+
+@pytest.mark.parametrize("which", ["csg", "sides"])
+def test_csg_domains_and_all_conditions_round_trip(tmp_path: Path, which: str) -> None:
+    if which == "csg":
+        domain = kp.Rectangle((0, 0), (2, 1)) - kp.Disk((1, 0.5), 0.2) | kp.Polygon([(2, 0), (3, 0), (2, 1)])
+        bcs = [kp.Dirichlet("Heaviside(x - 1)")]
+    else:
+        domain = kp.Rectangle((0, 0), (2, 1))
+        bcs = [kp.Dirichlet("x*y", on="xmin"), kp.Neumann(0.5, on="xmax"), kp.Robin(1, "2", "y^2", on="ymin"),
+               kp.Periodic("y")]  # fmt: skip
+    problem = kp.Poisson(domain, f="Piecewise((1, x < 1), (0, True))", bcs=bcs, description=which)
+    solver = kp.Solver(problem, width=[2, 2, 1], seed=2)
+    loaded = load_checkpoint(save_checkpoint(solver, tmp_path / "c.kpt"))
+    points = torch.tensor([[0.3, 0.2], [1.7, 0.9]], dtype=torch.float64)
+    assert torch.equal(loaded.predict(points), solver.predict(points))
+    assert repr(loaded.problem.space) == repr(problem.space) and loaded.problem.description == which
+    assert [repr(c) for c in loaded.problem.conditions] == [repr(c) for c in problem.conditions]
+    assert loaded.problem.f.sympy_expr == problem.f.sympy_expr
 
 
 def _written(tmp_path: Path, data: bytes) -> Path:
