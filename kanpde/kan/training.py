@@ -126,8 +126,9 @@ def _check_data(model: KAN, x: Tensor, y: Tensor, name_x: str, name_y: str) -> T
     n_out = model.width[-1]
     if y.ndim == 1 and n_out == 1:
         y = y.unsqueeze(1)
-    if x.ndim != 2 or x.shape[1] != model.width[0]:
-        raise ValueError(f"{name_x} must have shape (n_points, {model.width[0]}), got {tuple(x.shape)}")
+    model._check_input(x, name_x)  # shape and dtype
+    if not (y.is_floating_point() or y.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
+        raise TypeError(f"{name_y} must hold real numbers, got dtype {y.dtype}")
     if y.shape != (x.shape[0], n_out):
         raise ValueError(f"{name_y} must have shape ({x.shape[0]}, {n_out}), got {tuple(y.shape)}")
     return y

@@ -30,7 +30,10 @@ class StepRecord:
 
 @dataclass(frozen=True)
 class StageRecord:
-    """Summary of one grid stage: its grid, steps taken, final loss, errors (when ``exact`` is known), time."""
+    """Summary of one grid stage: its grid, steps taken, final loss, errors (when ``exact`` is known), time.
+
+    ``stopped`` says why the stage ended before its steps were done (divergence, Ctrl-C), else None.
+    """
 
     grid: int
     steps: int
@@ -39,6 +42,7 @@ class StageRecord:
     max_abs: float | None
     seconds: float
     n_parameters: int
+    stopped: str | None = None
 
 
 @dataclass
@@ -69,7 +73,8 @@ class Result:
         for s in self.stages:
             rel = "-" if s.rel_l2 is None else f"{s.rel_l2:.2e}"
             mx = "-" if s.max_abs is None else f"{s.max_abs:.2e}"
-            lines.append(f"{s.grid:>6} {s.steps:>6} {s.loss:>10.2e} {rel:>10} {mx:>10} {s.seconds:>8.1f}")
+            cut = "  (cut short)" if s.stopped else ""
+            lines.append(f"{s.grid:>6} {s.steps:>6} {s.loss:>10.2e} {rel:>10} {mx:>10} {s.seconds:>8.1f}{cut}")
         if self.refinement:
             lines.append(f"grid schedule: {self.refinement}")
         if self.stopped:
