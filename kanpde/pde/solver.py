@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ..kan import KAN
 from ..kan.network import validate_seed, validate_width
-from ..kan.training import OPTIMIZERS, loss_scale, make_optimizer, optimizer_step
+from ..kan.training import OPTIMIZERS, loss_scale, make_optimizer, optimizer_step, progress_bar
 from .approximation import Approximation, exact_dirichlet, exact_dirichlet_applies
 from .conditions import Dirichlet, Initial
 from .distributed import SINGLE, communicator
@@ -411,14 +411,13 @@ class Solver:
                 self._check_memory(size)
             except ValueError as err:
                 raise ValueError(f"grid_schedule: {err}") from None
-        from tqdm.auto import tqdm
-
         result = Result(None, None)
         start = time.perf_counter()
         self._callback, self._paused = callback, 0.0
         first_record = len(self.history)
         show = progress and self.comm.is_root
-        bar = tqdm(total=steps * len(schedule) * len(self.optimizers), disable=not show, desc="solve", leave=False)
+        total = steps * len(schedule) * len(self.optimizers)
+        bar = progress_bar(total=total, disable=not show, desc="solve", leave=False)
         stage, grid = 0, schedule[0]
         stage_start, running = start, False
         interrupt: KeyboardInterrupt | None = None
@@ -597,7 +596,7 @@ class Solver:
                 self._steps_done += 1
                 self._record(stage, grid, loss, terms, start, step=self._steps_done - 1)
                 bar.update(1)
-                bar.set_postfix({k: f"{v:.1e}" for k, v in terms.items()} | {"G": grid})
+                bar.set_postfix({k: f"{v:.1e}" for k, v in terms.items()} | {"G": grid}, refresh=False)
                 stalled = len(losses) > 10 and losses[-1] > (1 - rtol) * losses[-11]
                 if not accepted or stalled:  # converged: no damping lowers the loss, or it hardly falls any more
                     bar.update(steps - len(losses))
@@ -647,7 +646,7 @@ class Solver:
             self._steps_done += 1  # counted before the callback runs (it may raise KeyboardInterrupt)
             self._record(stage, grid, first["loss"], first["terms"], start, step=self._steps_done - 1)
             bar.update(1)
-            bar.set_postfix({k: f"{v:.1e}" for k, v in first["terms"].items()} | {"G": grid})
+            bar.set_postfix({k: f"{v:.1e}" for k, v in first["terms"].items()} | {"G": grid}, refresh=False)
         terms = objective.terms()
         final = {"loss": objective.loss(terms), "terms": terms}
         if not math.isfinite(final["loss"]):
