@@ -22,7 +22,13 @@ if TYPE_CHECKING:
     from .network import KAN
 
 __all__ = [
-    "FitHistory", "fit", "make_optimizer", "optimizer_step", "loss_scale", "progress_bar", "DivergenceGuard",
+    "FitHistory",
+    "fit",
+    "make_optimizer",
+    "optimizer_step",
+    "loss_scale",
+    "progress_bar",
+    "DivergenceGuard",
     "OPTIMIZERS",
 ]
 

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 
 import torch
 
-from .geometry import _F64, AbstractGeometry, SamplerSpec, Tensor, _check_extent, _check_points, _float_scalar, _permutation
+from .geometry import (
+    _F64,
+    AbstractGeometry,
+    SamplerSpec,
+    Tensor,
+    _check_extent,
+    _check_points,
+    _float_scalar,
+    _permutation,
+)
 from .sampling import AbstractSampler, make_sampler
 
 __all__ = ["TimeInterval", "SpaceTime"]
