@@ -149,7 +149,9 @@ def test_diffusivity_negative_somewhere_in_the_domain_is_refused_by_the_solver()
 @pytest.mark.parametrize(
     ("residual", "error", "names"),
     [
-        pytest.param(lambda u: u.value[:, None, None].expand(-1, 2, 2), ValueError, ["residual", "(8, 2, 2)"], id="nx2x2"),
+        pytest.param(
+            lambda u: u.value[:, None, None].expand(-1, 2, 2), ValueError, ["residual", "(8, 2, 2)"], id="nx2x2"
+        ),
         pytest.param(lambda u: u.value[:3], ValueError, ["residual", "(3,)"], id="too-few"),
         pytest.param(lambda u: u.value.sum(), ValueError, ["residual", "()"], id="scalar"),
         pytest.param(lambda u: 0.0, TypeError, ["residual", "float"], id="float"),
@@ -179,8 +181,12 @@ def test_residual_of_several_equations_is_accepted() -> None:
         pytest.param({"weights": {"pde": -1}}, ValueError, ["weights['pde']", ">= 0", "-1"], id="weight-negative"),
         pytest.param({"weights": {"pde": float("nan")}}, ValueError, ["weights['pde']", "nan"], id="weight-nan"),
         pytest.param({"weights": {"pde": "1"}}, TypeError, ["weights['pde']", "'1'"], id="weight-string"),
-        pytest.param({"weights": {"dirichlet": 1, "neuman": 2}}, ValueError, ["'neuman'", "'pde', 'dirichlet'"],
-                     id="weight-unknown-term"),  # fmt: skip
+        pytest.param(
+            {"weights": {"dirichlet": 1, "neuman": 2}},
+            ValueError,
+            ["'neuman'", "'pde', 'dirichlet'"],
+            id="weight-unknown-term",
+        ),
         pytest.param({"weights": [1, 2]}, TypeError, ["weights", "[1, 2]"], id="weights-list"),
         pytest.param({"weights": "nope"}, ValueError, ["weights", "'nope'", "'adaptive'"], id="weights-choice"),
         pytest.param({"device": "tpu9"}, ValueError, ["device", "'tpu9'"], id="device-unknown"),
@@ -353,8 +359,13 @@ def test_temporaries_of_a_killed_write_are_removed_by_the_next_write(tmp_path: P
 
 @pytest.mark.parametrize(
     ("dtype", "model_dtype"),
-    [(torch.int64, torch.float64), (torch.int32, torch.float32), (torch.float32, torch.float64),
-     (torch.float64, torch.float32), (torch.bool, torch.float64)],  # fmt: skip
+    [
+        (torch.int64, torch.float64),
+        (torch.int32, torch.float32),
+        (torch.float32, torch.float64),
+        (torch.float64, torch.float32),
+        (torch.bool, torch.float64),
+    ],
 )
 def test_kan_input_of_another_dtype(dtype: torch.dtype, model_dtype: torch.dtype) -> None:
     model = kp.KAN([2, 3, 1], dtype=model_dtype)

@@ -66,7 +66,7 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
     not modified for :data:`STALE_SECONDS` (a write in progress on another machine sharing the folder keeps
     touching its file). Returns the removed paths.
     """
-    removed = []
+    removed: list[Path] = []
     prefix = _temporary_prefix(target)
     try:
         candidates = list(target.parent.glob(f"{glob.escape(prefix)}*.tmp*"))

@@ -44,7 +44,7 @@ def validate_seed(seed: object, name: str = "seed") -> int:
     """An integer seed in ``0 ... MAX_SEED`` (TypeError for non-integers, ValueError out of range)."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {seed!r}")
-    if not 0 <= seed <= MAX_SEED:
+    if not 0 <= int(seed) <= MAX_SEED:
         raise ValueError(f"{name} must be an integer in 0 ... 2**62, got {seed!r}")
     return int(seed)
 

@@ -76,7 +76,7 @@ def _device(device: object) -> torch.device:
     return parsed
 
 
-def _check_weights(weights: Mapping[object, object], problem: Problem) -> None:
+def _check_weights(weights: Mapping[Any, Any], problem: Problem) -> None:
     """Weights by term name: known names only (the message lists them), finite numbers >= 0."""
     names = ["pde"]
     for condition in problem.conditions:
@@ -92,7 +92,7 @@ def _check_weights(weights: Mapping[object, object], problem: Problem) -> None:
             raise ValueError(f"weights: unknown term {key!r}; the loss terms of this problem are {names}")
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"weights[{key!r}] must be a number >= 0, got {value!r}")
-        if not (math.isfinite(value) and value >= 0):
+        if not (math.isfinite(value) and float(value) >= 0):
             raise ValueError(f"weights[{key!r}] must be a finite number >= 0, got {value!r}")
 
 
