@@ -158,12 +158,10 @@ class MeshDomain(AbstractGeometry):
             raise ValueError(f"cells must index the {len(points)} points (0 ... {len(points) - 1})")
         self.points, self.cells, self.source = points, cells.astype(np.int64), source
         self._dim = dim
-        used = points[np.unique(self.cells)]
-        _check_extent(used.min(axis=0), used.max(axis=0), "points (the mesh's extent)")
         self._cell_size = _simplex_measure(points[self.cells])
         if not self._cell_size.max() > 0:
             raise ValueError(
-                f"cells: every {_CELL_TYPES[dim]} of the mesh has zero size (its points are "
+                f"cells: every {_CELL_TYPES[dim]} of the mesh is degenerate (of zero size: its points are "
                 f"{'collinear' if dim == 2 else 'coplanar'}); a {dim}-D mesh needs cells that span {dim} dimensions"
             )
         if not (self._cell_size > 1e-14 * self._cell_size.max()).all():
@@ -171,6 +169,8 @@ class MeshDomain(AbstractGeometry):
                 f"cells: the mesh has {(self._cell_size <= 1e-14 * self._cell_size.max()).sum()} degenerate "
                 "(zero-size) cells"
             )
+        used = points[np.unique(self.cells)]
+        _check_extent(used.min(axis=0), used.max(axis=0), "points (the mesh's extent)")
         self.facets, opposite = _boundary_facets(self.cells)
         self._facet_normal = _outward_normals(points, self.facets, opposite)
         self._facet_size = _simplex_measure(points[self.facets])
