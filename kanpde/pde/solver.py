@@ -203,7 +203,7 @@ class Solver:
         self.lm_max_entries = 60_000_000  # about 480 MB of float64 Jacobian
         self.generator = torch.Generator().manual_seed(self.seed)
         self.update_grid = bool(update_grid)
-        self._check_memory(grid if isinstance(grid, int) else 1)
+        self._check_memory(int(grid) if isinstance(grid, numbers.Integral) and grid > 0 else 1)  # KAN checks grid
         if hard_constraint not in (True, False, "auto"):
             raise ValueError(f"hard_constraint must be True, False or 'auto', got {hard_constraint!r}")
         constraint = None
