@@ -21,10 +21,13 @@ import json
 import os
 import sys
 import time
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from .io.atomic import check_writable
 
 DEFAULT_PROBLEM = "poisson_2d_sin"
 
@@ -120,16 +123,58 @@ def list_problems() -> list[str]:
 
 def _schedule(text: str) -> list[int]:
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        message = f"--grid-schedule must be integers separated by commas, got {text!r}"
+        message = f"must be integers separated by commas, e.g. 5,10,20; got {text!r}"
         raise argparse.ArgumentTypeError(message) from None
+    if not values or min(values) < 1 or any(b <= a for a, b in zip(values, values[1:])):
+        raise argparse.ArgumentTypeError(f"must be increasing positive integers such as 5,10,20; got {text!r}")
+    return values
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    from .kan.network import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer in 0 ... 2**62, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in 0 ... 2**62, got {text!r}")
+    return value
+
+
+def _device(text: str) -> str:
+    from .pde.solver import _device as checked_device
+
+    try:
+        checked_device(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr and exit status 2 (argparse also prints the usage)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _settings(module: ModuleType, args: argparse.Namespace) -> tuple[dict[str, Any], list[int], int]:
     settings = dict(getattr(module, "SETTINGS", {}) or {})
-    schedule = args.grid_schedule or settings.pop("grid_schedule", [5, 10, 20])
-    steps = args.steps or settings.pop("steps", 100)
+    schedule = args.grid_schedule if args.grid_schedule is not None else settings.pop("grid_schedule", [5, 10, 20])
+    steps = args.steps if args.steps is not None else settings.pop("steps", 100)
     settings.pop("grid_schedule", None)
     settings.pop("steps", None)
     return settings, list(schedule), int(steps)
@@ -140,7 +185,11 @@ def solve_command(args: argparse.Namespace) -> int:
 
     import kanpde as kp
 
-    torch.set_num_threads(args.threads) if args.threads else None
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {args.out}: this is an existing file, not a folder; name a folder for the results")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     name, module = resolve_problem(args.problem)
     problem = build_problem(module)
     settings, schedule, steps = _settings(module, args)
@@ -160,13 +209,22 @@ def solve_command(args: argparse.Namespace) -> int:
     say(f"kanpde: solving {name}: {problem.description}")
     if args.distributed:
         say(f"kanpde: {solver.comm.world_size} processes, {torch.distributed.get_backend()} backend")
-    result = solver.solve(grid_schedule=schedule, steps=steps, progress=root and not args.quiet)
+    if root:
+        check_writable(out / "summary.json")  # before solving: an unwritable --out fails now, not after the solve
+    try:
+        result = solver.solve(grid_schedule=schedule, steps=steps, progress=root and not args.quiet)
+    except KeyboardInterrupt:  # keep what was done: the summary and the field of the last completed step
+        if solver.result is None or not root:
+            raise
+        written = write_outputs(solver, solver.result, out, name, complete=False)
+        print(f"kanpde: interrupted; wrote the result so far to {', '.join(map(str, written))}", file=sys.stderr)
+        return 130
     say(result.summary())
     rel = "n/a" if result.rel_l2 is None else f"{result.rel_l2:.3e}"
     mx = "n/a" if result.max_abs is None else f"{result.max_abs:.3e}"
     say(f"relative L2 error {rel}, max error {mx}, {result.seconds:.1f} s")
     if root:  # in a distributed run every rank holds the same model: rank 0 writes
-        for path in write_outputs(solver, result, Path(args.out), name):
+        for path in write_outputs(solver, result, out, name):
             print(f"wrote {path}")
     if args.distributed:
         torch.distributed.barrier()
@@ -174,8 +232,12 @@ def solve_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_outputs(solver: Any, result: Any, out: Path, name: str) -> list[Path]:
-    """Everything a solve leaves behind in ``out``: the summary, and the field, plots and formula when available."""
+def write_outputs(solver: Any, result: Any, out: Path, name: str, *, complete: bool = True) -> list[Path]:
+    """Everything a solve leaves behind in ``out``: the summary, and the field, plots and formula when available.
+
+    ``complete=False`` (an interrupted solve) writes the summary and the field only: quick, and nothing that
+    could take long after the user asked to stop.
+    """
     from .io.atomic import atomic_path
 
     def atomic_write_text(path: Path, text: str) -> None:
@@ -194,6 +256,8 @@ def write_outputs(solver: Any, result: Any, out: Path, name: str) -> list[Path]:
     }
     written = [out / "summary.json"]
     atomic_write_text(written[0], json.dumps(summary, indent=2))
+    if not complete:
+        return written + list(solver.export_hdf5(out / "solution.h5", result=result))
     formula, files = write_formula(solver, out)
     written += files
     written += list(solver.export_hdf5(out / "solution.h5", result=result, formula=formula))
@@ -327,19 +391,19 @@ def _baseline_text(baseline: Any) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kanpde", description="Physics-informed PDE solving on KANs.")
+    parser = _Parser(prog="kanpde", description="Physics-informed PDE solving on KANs.")
     sub = parser.add_subparsers(dest="command", required=True)
     solve = sub.add_parser("solve", help="solve a problem and write its results")
     solve.add_argument("problem", nargs="?", help=f"suite name or Python file (default: {DEFAULT_PROBLEM})")
     solve.add_argument("--grid-schedule", type=_schedule, default=None, help="grid sizes, e.g. 5,10,20")
-    solve.add_argument("--steps", type=int, default=None, help="optimiser steps per grid stage")
+    solve.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps per grid stage")
     solve.add_argument("--out", default="out", help="output directory (default: out)")
-    solve.add_argument("--seed", type=int, default=0)
-    solve.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    solve.add_argument("--seed", type=_seed, default=0)
+    solve.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     solve.add_argument("--quiet", action="store_true", help="no progress bar")
-    solve.add_argument("--n-interior", type=int, default=None, help="interior collocation points per stage")
-    solve.add_argument("--chunk-size", type=int, default=None, help="most points evaluated at once (memory)")
-    solve.add_argument("--device", default=None, help="cpu (default), cuda, cuda:1, ...")
+    solve.add_argument("--n-interior", type=_positive_int, default=None, help="interior collocation points per stage")
+    solve.add_argument("--chunk-size", type=_positive_int, default=None, help="most points evaluated at once (memory)")
+    solve.add_argument("--device", type=_device, default=None, help="cpu (default), cuda, cuda:1, ...")
     solve.add_argument(
         "--distributed", action="store_true", help="shard the points over torchrun's processes (gloo/NCCL)"
     )
@@ -349,16 +413,25 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="solve problems and compare with baselines; `bench kan` for KAN speed")
     bench.add_argument("problems", nargs=argparse.REMAINDER, help="problem names (default: all), or `kan ...`")
     bench.add_argument("--grid-schedule", type=_schedule, default=None)
-    bench.add_argument("--steps", type=int, default=None)
-    bench.add_argument("--seed", type=int, default=0)
-    bench.add_argument("--threads", type=int, default=1)
+    bench.add_argument("--steps", type=_positive_int, default=None)
+    bench.add_argument("--seed", type=_seed, default=0)
+    bench.add_argument("--threads", type=_positive_int, default=1)
     bench.set_defaults(handler=bench_command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; bad input (a ValueError or TypeError, e.g. from the problem's settings) is one line on
+    stderr and exit status 2; Ctrl-C exits with 130 (``kanpde solve`` first writes the result so far)."""
     args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except (ValueError, TypeError) as err:
+        print(f"kanpde: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kanpde: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

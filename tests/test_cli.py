@@ -80,3 +80,89 @@ def test_a_named_file_of_a_package_keeps_its_relative_imports(tmp_path: Path) ->
     assert name == "bar" and Path(module.__file__) == package / "bar.py" and module.problem.f.is_constant
     suite_name, suite_module = resolve_problem(str(ROOT / "problems" / "heat_1d.py"))  # the suite, by path
     assert suite_name == "heat_1d" and suite_module.__name__ == "problems.heat_1d"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "names"),
+    [
+        (["--n-interior", "-5"], ["--n-interior", "positive integer", "'-5'"]),
+        (["--chunk-size", "0"], ["--chunk-size", "'0'"]),
+        (["--device", "tpu9"], ["--device", "'tpu9'"]),
+        (["--seed", str(2**70)], ["--seed", "2**62", str(2**70)]),
+        (["--seed", "-1"], ["--seed", "'-1'"]),
+        (["--threads", "0"], ["--threads", "'0'"]),
+        (["--steps", "0"], ["--steps", "'0'"]),
+        (["--steps", "ten"], ["--steps", "'ten'"]),
+        (["--grid-schedule", ""], ["--grid-schedule", "''"]),
+        (["--grid-schedule", "10,5"], ["--grid-schedule", "increasing"]),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(
+    arguments: list[str], names: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["solve", "poisson_1d", "--out", str(tmp_path / "o"), *arguments])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert all(name in err for name in names), err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["solve", "poisson_1d", "--device", "cuda", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and "--device" in err and "no CUDA" in err
+
+
+def test_out_naming_a_file_is_refused_before_solving(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    target = tmp_path / "results"
+    target.write_text("not a folder")
+
+    def no_solve(*args, **kwargs):
+        raise AssertionError("solved before --out was checked")
+
+    monkeypatch.setattr("kanpde.Solver.solve", no_solve)
+    assert main(["solve", "poisson_1d", "--out", str(target), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and str(target) in err and "not a folder" in err
+    assert target.read_text() == "not a folder"
+
+
+def test_bad_input_from_the_problem_settings_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    problem_file = tmp_path / "settings.py"
+    problem_file.write_text(
+        "import kanpde as kp\nproblem = kp.Poisson(kp.Interval(0, 1), f=2, bcs=[kp.Dirichlet(0)])\n"
+        "SETTINGS = {'weights': {'pde': -1}}\n"
+    )
+    assert main(["solve", str(problem_file), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "weights['pde']" in err
+
+
+def test_ctrl_c_saves_what_it_has_and_exits_130(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    problem_file = tmp_path / "interrupted.py"
+    problem_file.write_text(
+        "import torch\nimport kanpde as kp\ncalls = [0]\n\n"
+        "def residual(u):\n"
+        "    calls[0] += 1\n"
+        "    if calls[0] == 40:  # one Ctrl-C, in the second stage\n"
+        "        raise KeyboardInterrupt\n"
+        "    return -u.xx - torch.pi**2 * torch.sin(torch.pi * u.coord('x'))\n\n"
+        "problem = kp.PDE(kp.Interval(-1, 1), residual, bcs=[kp.Dirichlet(0)], exact='sin(pi*x)')\n"
+        "SETTINGS = {'width': [1, 3, 1], 'n_interior': 64, 'n_test': 64, 'optimizer': 'lbfgs'}\n"
+    )
+    out = tmp_path / "o"
+    code = main(["solve", str(problem_file), "--grid-schedule", "3,5", "--steps", "15", "--out", str(out), "--quiet"])
+    assert code == 130
+    err = capsys.readouterr().err
+    assert "kanpde: interrupted" in err and "Traceback" not in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert "KeyboardInterrupt" in summary["stopped"] and summary["rel_l2"] is not None
+    assert [s["grid"] for s in summary["stages"]] == [3, 5] and summary["stages"][1]["stopped"]
+    assert (out / "solution.h5").exists() and (out / "solution.xdmf").exists()

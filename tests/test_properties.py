@@ -243,7 +243,7 @@ def small_solvers(draw: st.DrawFn) -> kp.Solver:
     lower = draw(st.lists(st.floats(-5, 5), min_size=dim, max_size=dim))
     upper = [a + draw(st.floats(0.5, 5)) for a in lower]
     domain = kp.Interval(lower[0], upper[0]) if dim == 1 else kp.Rectangle(lower, upper)
-    bcs = [kp.Dirichlet("x")] if draw(st.booleans()) else []  # with a hard constraint on the box, or none
+    bcs = [kp.Dirichlet("x")] if draw(st.booleans()) else [kp.Neumann(0)]  # with a hard constraint on the box, or none
     if dim == 1 and draw(st.booleans()):
         t0 = draw(st.floats(-1, 1))
         problem: kp.Problem = kp.Heat(domain, time=(t0, t0 + draw(st.floats(0.1, 2))), initial=0, bcs=bcs)

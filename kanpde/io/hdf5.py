@@ -34,7 +34,15 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_path, check_writable
-from .nodes import OutputMesh, Snapshot, field_names, output_mesh, output_times, sample_solution
+from .nodes import (
+    OutputMesh,
+    Snapshot,
+    check_output_size,
+    field_names,
+    output_mesh,
+    output_times,
+    sample_solution,
+)
 
 if TYPE_CHECKING:
     from ..pde.result import Result, StepRecord
@@ -172,54 +180,62 @@ def _write_h5(
 
 
 # -- XDMF ------------------------------------------------------------------------------------------------------
-def _data_item(parent: ET.Element, h5_name: str, key: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
-    number = "Int" if np.issubdtype(dtype, np.integer) else "Float"
+def _data_item(parent: ET.Element, h5_name: str | None, key: str, array: np.ndarray) -> None:
+    """A DataItem referring to ``h5_name:/key``, or holding ``array`` itself (``Format="XML"``) when ``h5_name`` is
+    None."""
+    number = "Int" if np.issubdtype(array.dtype, np.integer) else "Float"
     item = ET.SubElement(
         parent,
         "DataItem",
-        Dimensions=" ".join(str(n) for n in shape),
+        Dimensions=" ".join(str(n) for n in array.shape),
         NumberType=number,
-        Precision=str(dtype.itemsize),
-        Format="HDF",
+        Precision=str(array.dtype.itemsize),
+        Format="HDF" if h5_name is not None else "XML",
     )
-    item.text = f"{h5_name}:/{key}"
+    item.text = f"{h5_name}:/{key}" if h5_name is not None else " ".join(map(repr, array.reshape(-1).tolist()))
 
 
-def _mesh_elements(grid: ET.Element, h5_name: str, mesh: OutputMesh) -> None:
+def _mesh_elements(grid: ET.Element, h5_name: str | None, mesh: OutputMesh) -> None:
     n_cells, per_cell = mesh.cells.shape
     topology = ET.SubElement(
         grid, "Topology", TopologyType=_XDMF_TOPOLOGY[mesh.cell_type], NumberOfElements=str(n_cells)
     )
     if mesh.cell_type == "line":
         topology.set("NodesPerElement", str(per_cell))
-    _data_item(topology, h5_name, "mesh/cells", mesh.cells.shape, mesh.cells.dtype)
+    _data_item(topology, h5_name, "mesh/cells", mesh.cells)
     points = xdmf_points(mesh)
     geometry = ET.SubElement(grid, "Geometry", GeometryType="XY" if points.shape[1] == 2 else "XYZ")
-    _data_item(geometry, h5_name, "mesh/points", points.shape, points.dtype)
+    _data_item(geometry, h5_name, "mesh/points", points)
 
 
-def _attributes(grid: ET.Element, h5_name: str, snap: Snapshot, index: int) -> None:
+def _attributes(grid: ET.Element, h5_name: str | None, snap: Snapshot, index: int) -> None:
     suffix = "" if snap.time is None else f"/{_time_key(index)}"
     for group, name, label, array in snap.labelled():
         attribute = ET.SubElement(grid, "Attribute", Name=label, AttributeType="Scalar", Center="Node")
-        _data_item(attribute, h5_name, f"{group}/{name}{suffix}", array.shape, array.dtype)
+        _data_item(attribute, h5_name, f"{group}/{name}{suffix}", array)
 
 
 def xdmf_document(h5_name: str, mesh: OutputMesh, snapshots: list[Snapshot]) -> bytes:
-    """The XDMF 3 text describing the HDF5 file ``h5_name`` (a file name relative to the XDMF file)."""
+    """The XDMF 3 text describing the HDF5 file ``h5_name`` (a file name relative to the XDMF file).
+
+    A reference is ``file:/dataset``, which readers split at the colon (meshio requires exactly one): when
+    ``h5_name`` contains a colon, the XDMF file holds the values themselves (``Format="XML"``) instead, so that it
+    still opens in ParaView and meshio.
+    """
+    reference: str | None = h5_name if ":" not in h5_name else None
     root = ET.Element("Xdmf", Version="3.0")
     domain = ET.SubElement(root, "Domain")
     if snapshots[0].time is None:
         grid = ET.SubElement(domain, "Grid", Name="kanpde", GridType="Uniform")
-        _mesh_elements(grid, h5_name, mesh)
-        _attributes(grid, h5_name, snapshots[0], 0)
+        _mesh_elements(grid, reference, mesh)
+        _attributes(grid, reference, snapshots[0], 0)
     else:
         collection = ET.SubElement(domain, "Grid", Name="kanpde", GridType="Collection", CollectionType="Temporal")
         for index, snap in enumerate(snapshots):
             grid = ET.SubElement(collection, "Grid", Name=_time_key(index), GridType="Uniform")
-            _mesh_elements(grid, h5_name, mesh)  # the same datasets at every time: written once in the HDF5 file
+            _mesh_elements(grid, reference, mesh)  # the same datasets at every time: written once in the HDF5 file
             ET.SubElement(grid, "Time", Value=repr(float(snap.time)))  # type: ignore[arg-type]
-            _attributes(grid, h5_name, snap, index)
+            _attributes(grid, reference, snap, index)
     ET.indent(root)
     return b'<?xml version="1.0"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
 
@@ -253,7 +269,10 @@ def export_hdf5(
         xdmf_path: the XDMF file (open this one in ParaView).
 
     Raises:
-        ValueError: ``path`` ends in ``.xdmf`` / ``.xmf``, or a bad ``resolution`` or ``times``.
+        ValueError: ``path`` ends in ``.xdmf`` / ``.xmf``, or a bad ``resolution`` or ``times`` (times outside the
+            time interval, or more nodes than fit in memory).
+        TypeError: ``result`` is not a :class:`~kanpde.pde.result.Result`.
+        IsADirectoryError: ``path`` is a directory.
         PermissionError, OSError: a file cannot be written (the message names it).
 
     Example:
@@ -265,15 +284,24 @@ def export_hdf5(
         'u.xdmf'
     """
     h5_path = Path(path)
+    if h5_path.name in ("", ".", "..") or h5_path.is_dir():
+        raise IsADirectoryError(
+            f"path {str(path)!r} is a directory; give a file name such as {str(h5_path / 'solution.h5')!r}"
+        )
     if h5_path.suffix.lower() in (".xdmf", ".xmf"):
         raise ValueError(
             f"path must name the HDF5 file (e.g. {h5_path.with_suffix('.h5')}); the .xdmf file is written beside it"
         )
     xdmf_path = h5_path.with_suffix(".xdmf")
     problem = solver.problem
+    from ..pde.result import Result
+
+    if result is not None and not isinstance(result, Result):
+        raise TypeError(f"result must be the Result of solver.solve() or None, got {result!r}")
     mesh = output_mesh(problem.space, resolution)
     time = None if problem.time is None else (problem.time.t0, problem.time.t1)
     when = output_times(time, times)
+    check_output_size(mesh, len(when), problem.n_fields)
     check_writable(h5_path)  # before sampling the solution, and before either file is replaced
     check_writable(xdmf_path)
     snapshots = sample_solution(solver, mesh, when)

@@ -18,7 +18,7 @@ import meshio
 import numpy as np
 
 from .atomic import atomic_path, check_writable
-from .nodes import output_mesh, output_times, sample_solution
+from .nodes import check_output_size, output_mesh, output_times, sample_solution
 
 if TYPE_CHECKING:
     from ..pde.solver import Solver
@@ -71,7 +71,8 @@ def export_mesh(
         The written path.
 
     Raises:
-        ValueError: unknown suffix, bad ``resolution`` or ``times``.
+        ValueError: unknown suffix or ``file_format``, bad ``resolution`` or ``times`` (times outside the time
+            interval, or more nodes than fit in memory).
         PermissionError, OSError: the file cannot be written (the message names it).
 
     Example:
@@ -83,11 +84,16 @@ def export_mesh(
         ['residual_pde', 'u']
     """
     target = Path(path)
+    if file_format is not None:
+        known = sorted({f for formats in meshio.extension_to_filetypes.values() for f in formats})
+        if file_format not in known:
+            raise ValueError(f"file_format must be one of meshio's formats {known}, got {file_format!r}")
     fmt = file_format or mesh_format(target)
     problem = solver.problem
     mesh = output_mesh(problem.space, resolution)
     time = None if problem.time is None else (problem.time.t0, problem.time.t1)
     when = output_times(time, times)
+    check_output_size(mesh, len(when), problem.n_fields)
     check_writable(target)  # before sampling the solution
     snapshots = sample_solution(solver, mesh, when)
     point_data: dict[str, np.ndarray] = {}

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..pde.geometry import AbstractGeometry
+from ..pde.memory import check_memory
 from ..pde.shapes import Box
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ __all__ = [
     "default_resolution",
     "field_names",
     "sample_solution",
+    "check_output_size",
 ]
 
 _CHUNK = 8192  # points per residual evaluation (the jet keeps a graph for the parameters)
@@ -109,12 +111,31 @@ def field_names(n_fields: int, prefix: str = "u") -> list[str]:
 def _resolution(resolution: int | Sequence[int] | None, dim: int) -> list[int]:
     if resolution is None:
         return [default_resolution(dim)] * dim
+    if isinstance(resolution, (str, bytes)):
+        raise TypeError(f"resolution must be an integer >= 2 or a list of {dim} integers, got {resolution!r}")
     values = [resolution] * dim if isinstance(resolution, (int, np.integer)) else list(resolution)
     if len(values) != dim or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 2 for v in values):
         raise ValueError(
             f"resolution must be an integer >= 2 (nodes per axis) or a list of {dim} such integers, got {resolution!r}"
         )
-    return [int(v) for v in values]
+    counts = [int(v) for v in values]
+    # The node grid (coordinates, cells of 2**dim nodes, flags) alone; sampling adds more (check_output_size).
+    check_memory(math.prod(counts) * (dim + 2**dim + 2) * 8, f"resolution={resolution!r}", hint="fewer nodes")
+    return counts
+
+
+_VALUES_PER_NODE = 4  # fields, exact solution, error and residual, per field and output time
+
+
+def check_output_size(mesh: OutputMesh, n_times: int, n_fields: int) -> None:
+    """Refuse an export whose sampled values (float64, every field, time and kind) cannot fit in memory.
+
+    Raises:
+        ValueError: naming the number of nodes and times, with the estimate.
+    """
+    n_values = len(mesh.points) * n_times * n_fields * _VALUES_PER_NODE
+    what = f"{len(mesh.points)} output nodes x {n_times} times (resolution, times)"
+    check_memory(n_values * 8, what, hint="ask for fewer nodes (resolution) or times")
 
 
 def output_times(problem_time: tuple[float, float] | None, times: Sequence[float] | int | None) -> list[float | None]:
@@ -129,14 +150,28 @@ def output_times(problem_time: tuple[float, float] | None, times: Sequence[float
             raise ValueError("times were given but the problem is steady (it has no time interval)")
         return [None]
     t0, t1 = problem_time
+    if isinstance(times, (str, bytes)):
+        raise TypeError(f"times must be a number of output times or a list of times in [{t0}, {t1}], got {times!r}")
     if times is None or (isinstance(times, (int, np.integer)) and not isinstance(times, bool)):
         count = _N_TIMES if times is None else int(times)
         if count < 1:
             raise ValueError(f"times must be a positive number of output times or a list of times, got {times!r}")
+        check_memory(count * 8, f"times={count}", hint="ask for fewer output times")
         return [float(t) for t in np.linspace(t0, t1, count)] if count > 1 else [float(t0)]
-    values: list[float | None] = [float(t) for t in np.asarray(times, dtype=np.float64).reshape(-1)]
+    try:
+        array = np.asarray(times, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(f"times must be a list of numbers in [{t0}, {t1}], got {times!r}") from None
+    values: list[float | None] = [float(t) for t in array]
     if not values or any(t is None or not math.isfinite(t) for t in values):
         raise ValueError(f"times must be a non-empty list of finite times in [{t0}, {t1}], got {times!r}")
+    slack = 1e-12 * max(1.0, abs(t0), abs(t1))  # rounding of times computed by the caller
+    outside = [t for t in values if t is not None and not t0 - slack <= t <= t1 + slack]
+    if outside:
+        raise ValueError(
+            f"times must lie in the time interval [{t0}, {t1}] (the solution is not defined beyond it); "
+            f"got {outside[:5]}"
+        )
     return values
 
 

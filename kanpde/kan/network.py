@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from .layer import EdgeActivations, KANLayer
 if TYPE_CHECKING:
     from .training import FitHistory
 
-__all__ = ["KAN", "validate_width"]
+__all__ = ["KAN", "validate_width", "validate_seed"]
 
 
 def _is_int(value: object) -> bool:
@@ -36,6 +37,19 @@ def validate_width(width: object) -> list[int]:
     return [int(w) for w in width]
 
 
+MAX_SEED = 2**62
+"""Largest seed (torch generators take 64-bit seeds; the solver derives further seeds by adding to it)."""
+
+
+def validate_seed(seed: object, name: str = "seed") -> int:
+    """An integer seed in ``0 ... MAX_SEED`` (TypeError for non-integers, ValueError out of range)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {seed!r}")
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"{name} must be an integer in 0 ... 2**62, got {seed!r}")
+    return int(seed)
+
+
 def _validate_int(name: str, value: object, minimum: int) -> int:
     if not _is_int(value) or int(value) < minimum:  # type: ignore[call-overload]
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -51,9 +65,12 @@ class KAN(nn.Module):
         k: B-spline degree.
         grid_range: ``(lower, upper)`` of the initial uniform grids (inputs of the first layer should lie in it;
             :meth:`update_grid` adapts the grids to data).
-        seed: seed of the initialisation (a private generator; the global RNG is untouched).
-        noise_scale: standard deviation of the initial spline coefficients.
-        dtype: of parameters and buffers (default: torch's default dtype).
+        seed: seed of the initialisation, an integer in ``0 ... 2**62`` (a private generator; the global RNG is
+            untouched).
+        noise_scale: standard deviation of the initial spline coefficients (finite, >= 0).
+        dtype: of parameters and buffers (default: torch's default dtype). Inputs must have this dtype: an
+            integer or other floating dtype (e.g. float32 points for a float64 model) is a TypeError that says how
+            to convert, never a silent conversion.
         device: of parameters and buffers (default: CPU).
 
     Shapes:
@@ -83,12 +100,14 @@ class KAN(nn.Module):
         grid = _validate_int("grid", grid, 1)
         k = _validate_int("k", k, 1)
         lower, upper = (float(v) for v in grid_range)
-        if not lower < upper:
-            raise ValueError(f"grid_range must be (lower, upper) with lower < upper, got {grid_range!r}")
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f"seed must be an integer, got {seed!r}")
-        generator = torch.Generator().manual_seed(int(seed))
-        self.seed = int(seed)
+        if not (math.isfinite(lower) and math.isfinite(upper) and lower < upper):
+            raise ValueError(f"grid_range must be finite (lower, upper) with lower < upper, got {grid_range!r}")
+        if isinstance(noise_scale, bool) or not isinstance(noise_scale, numbers.Real):
+            raise TypeError(f"noise_scale must be a real number >= 0, got {noise_scale!r}")
+        if not (math.isfinite(noise_scale) and noise_scale >= 0):
+            raise ValueError(f"noise_scale must be a finite number >= 0, got {noise_scale!r}")
+        self.seed = validate_seed(seed)
+        generator = torch.Generator().manual_seed(self.seed)
         self.refine_error = 0.0  # set by refine/update_grid: the largest change of an edge function
         self.layers = nn.ModuleList(
             KANLayer(
@@ -138,6 +157,11 @@ class KAN(nn.Module):
             raise TypeError(f"{name} must be a torch.Tensor of shape (n_points, {self.width[0]}), got {type(x)}")
         if x.ndim != 2 or x.shape[1] != self.width[0]:
             raise ValueError(f"{name} must have shape (n_points, {self.width[0]}), got {tuple(x.shape)}")
+        if x.dtype != self.dtype:  # no silent conversion: an integer or a lower precision input is a mistake
+            raise TypeError(
+                f"{name} must have the model's dtype {self.dtype}, got {x.dtype}; convert it with "
+                f"{name}.to({self.dtype}) (or build the KAN with dtype={x.dtype} for floating inputs)"
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         """Network output. Shapes: ``(n_points, width[0]) -> (n_points, width[-1])``."""

@@ -9,10 +9,11 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import torch
 from torch import Tensor, nn
@@ -20,7 +21,16 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from .network import KAN
 
-__all__ = ["FitHistory", "fit", "make_optimizer", "optimizer_step", "loss_scale", "DivergenceGuard", "OPTIMIZERS"]
+__all__ = [
+    "FitHistory",
+    "fit",
+    "make_optimizer",
+    "optimizer_step",
+    "loss_scale",
+    "progress_bar",
+    "DivergenceGuard",
+    "OPTIMIZERS",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +74,25 @@ def optimizer_step(optimizer: torch.optim.Optimizer, closure: Callable[[], Tenso
     else:
         wrapped()
         optimizer.step()
+
+
+NON_TTY_REFRESH_SECONDS = 30.0
+"""Seconds between progress-bar refreshes when the output is not a terminal (a log file, a pipe, CI)."""
+
+
+def progress_bar(*, disable: bool, stream: TextIO | None = None, **options: Any) -> Any:
+    """A tqdm progress bar that refreshes at most every :data:`NON_TTY_REFRESH_SECONDS` when ``stream`` (default
+    ``sys.stderr``) is not a terminal: a log then gets a line now and then, not one per step. In a terminal or a
+    notebook it refreshes as tqdm does by default. Update the postfix with ``set_postfix(..., refresh=False)``.
+    """
+    from tqdm.auto import tqdm
+
+    stream = sys.stderr if stream is None else stream
+    notebook = tqdm.__module__.startswith("tqdm.notebook")
+    interactive = notebook or bool(getattr(stream, "isatty", lambda: False)())
+    if not interactive:
+        options.setdefault("mininterval", NON_TTY_REFRESH_SECONDS)
+    return tqdm(disable=disable, file=None if notebook else stream, **options)
 
 
 def loss_scale(initial_loss: float) -> float:
@@ -126,8 +155,9 @@ def _check_data(model: KAN, x: Tensor, y: Tensor, name_x: str, name_y: str) -> T
     n_out = model.width[-1]
     if y.ndim == 1 and n_out == 1:
         y = y.unsqueeze(1)
-    if x.ndim != 2 or x.shape[1] != model.width[0]:
-        raise ValueError(f"{name_x} must have shape (n_points, {model.width[0]}), got {tuple(x.shape)}")
+    model._check_input(x, name_x)  # shape and dtype
+    if not (y.is_floating_point() or y.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
+        raise TypeError(f"{name_y} must hold real numbers, got dtype {y.dtype}")
     if y.shape != (x.shape[0], n_out):
         raise ValueError(f"{name_y} must have shape ({x.shape[0]}, {n_out}), got {tuple(y.shape)}")
     return y
@@ -279,10 +309,8 @@ def fit(
     guard = DivergenceGuard(model)
     start = time.perf_counter()
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(range(steps), disable=not progress, desc="fit", leave=False)
-    for step in bar:
+    bar = progress_bar(disable=not progress, desc="fit", leave=False, total=steps)
+    for step in range(steps):
         every = grid_update_every or steps + 1
         if update_grid and step < stop_grid_update_step and step % every == 0:
             model._adapt_grids(x, grid_eps=0.02, keep=recorded)
@@ -300,7 +328,8 @@ def fit(
             with torch.no_grad():
                 history.test_mse.append(float(torch.mean((model(x_test) - y_test) ** 2)))
         history.seconds.append(time.perf_counter() - start)
-        bar.set_postfix(loss=f"{loss:.3e}")
+        bar.set_postfix(loss=f"{loss:.3e}", refresh=False)
+        bar.update(1)
     bar.close()
     if history.stopped is None:
         model.record_ranges(x)  # grid extension keeps the function where the model was trained

@@ -7,11 +7,13 @@ or a callable mask ``points (n, n_coords) -> bool (n,)`` on boundary points. Val
 
 from __future__ import annotations
 
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import sympy
 import torch
 from torch import Tensor
 
@@ -179,9 +181,14 @@ class Robin(AbstractCondition):
 
     def __post_init__(self) -> None:
         _check_on(self.on)
+        if _is_zero(self.alpha) and _is_zero(self.beta):
+            raise ValueError(
+                f"Robin alpha and beta are both zero (alpha={self.alpha!r}, beta={self.beta!r}): the condition "
+                "alpha*u + beta*du/dn = value then says nothing about u; give alpha or beta a non-zero value"
+            )
 
     def bind(self, coords: tuple[str, ...]) -> Robin:
-        return replace(
+        return replace(  # runs __post_init__ again: strings that are zero are known now
             self,
             alpha=as_expression(self.alpha, coords=coords, name="Robin alpha"),
             beta=as_expression(self.beta, coords=coords, name="Robin beta"),
@@ -195,6 +202,15 @@ class Robin(AbstractCondition):
         p = where.points
         field = u[self.field]
         return alpha(p) * field.value + beta(p) * _normal_derivative(field, where.normals) - value(p)
+
+
+def _is_zero(value: object) -> bool:
+    """Whether an expression-like value is the constant zero (callables are never known to be)."""
+    if isinstance(value, Expression):
+        value = value.sympy_expr
+    if isinstance(value, sympy.Basic):
+        return value.is_zero is True  # (sympy's Float(0.0) == 0 is False)
+    return isinstance(value, numbers.Number) and not isinstance(value, bool) and value == 0
 
 
 def _normal_derivative(u: Fields, normals: Tensor) -> Tensor:

@@ -186,14 +186,24 @@ class _Recorder:
         return torch.zeros(self._n, dtype=self._dtype)
 
     def __getitem__(self, field: int) -> _Recorder:
+        if isinstance(field, bool) or not isinstance(field, int) or not -self._nf <= field < self._nf:
+            raise IndexError(f"residual: field index {field!r} out of range for {self._nf} field(s)")
         return self  # every field shares the record
+
+    def _index(self, name: str) -> int:
+        try:
+            return self.coords.index(name)
+        except ValueError:
+            raise ValueError(
+                f"residual: unknown coordinate {name!r}; this problem has coordinates {self.coords}"
+            ) from None
 
     @property
     def value(self) -> Tensor:
         return self._z()
 
     def coord(self, name: str) -> Tensor:
-        return self.points[:, self.coords.index(name)]
+        return self.points[:, self._index(name)]
 
     @property
     def grad(self) -> Tensor:
@@ -206,7 +216,7 @@ class _Recorder:
         return self._z()
 
     def d(self, *names: str) -> Tensor:
-        idx = [self.coords.index(n) for n in names]
+        idx = [self._index(n) for n in names]
         if len(idx) == 1:
             self.first = True
         elif len(idx) == 2:
@@ -222,7 +232,10 @@ class _Recorder:
         coords = self.__dict__.get("coords", ())
         if name and all(c in coords for c in name):
             return self.d(*name)
-        raise AttributeError(name)
+        raise AttributeError(
+            f"residual: u has no attribute {name!r}; derivatives are named by coordinates {coords} (u.x, u.xx, "
+            "u.t, ...), or use u.value, u.grad, u.laplacian, u.d(...), u.coord(...)"
+        )
 
 
 def probe(
@@ -239,7 +252,18 @@ def probe(
     points of the domain, where the problem's data is defined) default to 8 random points of the unit cube.
     """
     recorder = _Recorder(8 if points is None else len(points), coords, n_fields, dtype, points=points)
-    residual(recorder)
+    out = residual(recorder)
+    n = recorder._n
+    if not isinstance(out, Tensor):
+        raise TypeError(
+            f"residual must return a torch.Tensor of shape (n_points,) or (n_points, n_equations), got "
+            f"{type(out).__name__}"
+        )
+    if out.ndim not in (1, 2) or out.shape[0] != n:
+        raise ValueError(
+            f"residual must return shape (n_points,) or (n_points, n_equations); on {n} points it returned shape "
+            f"{tuple(out.shape)} (build it from u.value, u.x, u.laplacian, ..., which have shape (n_points,))"
+        )
     if recorder.mixed or len(recorder.second) > 1:
         return JetRequest(level=3, autograd=recorder.high)
     if recorder.second:

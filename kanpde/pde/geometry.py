@@ -103,6 +103,37 @@ def _float_tuple(value: object, name: str, *, length: int | None = None) -> tupl
     return out
 
 
+MAX_COORDINATE = 1e15
+"""Largest coordinate magnitude of a domain (or time interval); beyond it, squares and products overflow."""
+MIN_RELATIVE_EXTENT = 1e-9
+"""Smallest extent of a domain along an axis, relative to its coordinates' magnitude (below it, float64 points
+collapse onto a few values)."""
+MIN_EXTENT = 1e-15
+"""Smallest extent of a domain along an axis (below it, squared extents underflow)."""
+
+
+def _check_extent(lower: Sequence[float], upper: Sequence[float], what: str, axes: Sequence[str] = ()) -> None:
+    """Refuse coordinates that float arithmetic cannot handle: ``|c| <= MAX_COORDINATE`` and an extent per axis of
+    at least ``MIN_EXTENT`` and ``MIN_RELATIVE_EXTENT`` times the largest coordinate magnitude on that axis.
+
+    Raises:
+        ValueError: naming ``what`` (e.g. "lower/upper", "radius"), the axis and the limit; rescale the problem.
+    """
+    for axis, (a, b) in enumerate(zip(lower, upper)):
+        name = axes[axis] if axis < len(axes) else _axis_name(axis)
+        magnitude = max(abs(a), abs(b))
+        if magnitude > MAX_COORDINATE:
+            raise ValueError(
+                f"{what}: coordinates up to {magnitude:g} on axis {name} exceed {MAX_COORDINATE:g}; "
+                "rescale the problem (e.g. to units where the domain is of order 1)"
+            )
+        if b - a < max(MIN_EXTENT, MIN_RELATIVE_EXTENT * magnitude):
+            raise ValueError(
+                f"{what}: the extent {b - a:g} on axis {name} is too small for coordinates of magnitude "
+                f"{magnitude:g} (at least {max(MIN_EXTENT, MIN_RELATIVE_EXTENT * magnitude):g}); rescale the problem"
+            )
+
+
 def _check_points(points: object, dim: int) -> Tensor:
     if not isinstance(points, torch.Tensor):
         raise TypeError(f"points must be a torch.Tensor of shape (n_points, {dim}), got {type(points).__name__}")

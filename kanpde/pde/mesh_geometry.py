@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from .geometry import AbstractGeometry, _check_sampling
+from .geometry import MAX_COORDINATE, AbstractGeometry, _check_extent, _check_sampling
 from .sampling import AbstractSampler, make_sampler
 
 __all__ = ["MeshDomain"]
@@ -158,11 +158,21 @@ class MeshDomain(AbstractGeometry):
             raise ValueError(f"cells must index the {len(points)} points (0 ... {len(points) - 1})")
         self.points, self.cells, self.source = points, cells.astype(np.int64), source
         self._dim = dim
+        used = points[np.unique(self.cells)]
+        if np.abs(used).max() > MAX_COORDINATE:  # before the cell sizes, which would overflow
+            _check_extent(used.min(axis=0), used.max(axis=0), "points (the mesh's extent)")
         self._cell_size = _simplex_measure(points[self.cells])
+        if not self._cell_size.max() > 0:
+            raise ValueError(
+                f"cells: every {_CELL_TYPES[dim]} of the mesh is degenerate (of zero size: its points are "
+                f"{'collinear' if dim == 2 else 'coplanar'}); a {dim}-D mesh needs cells that span {dim} dimensions"
+            )
         if not (self._cell_size > 1e-14 * self._cell_size.max()).all():
             raise ValueError(
-                f"the mesh has {(self._cell_size <= 1e-14 * self._cell_size.max()).sum()} degenerate cells"
+                f"cells: the mesh has {(self._cell_size <= 1e-14 * self._cell_size.max()).sum()} degenerate "
+                "(zero-size) cells"
             )
+        _check_extent(used.min(axis=0), used.max(axis=0), "points (the mesh's extent)")
         self.facets, opposite = _boundary_facets(self.cells)
         self._facet_normal = _outward_normals(points, self.facets, opposite)
         self._facet_size = _simplex_measure(points[self.facets])

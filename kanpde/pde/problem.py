@@ -9,6 +9,8 @@ Coordinates are named x, y, z (space) then t (time); values are expressions in t
 
 from __future__ import annotations
 
+import numbers
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -100,6 +102,12 @@ class Problem:
             raise ValueError("a time-dependent problem needs an initial value: pass initial=...")
         for condition in conditions:
             condition.check_domain(self.domain)
+            field = condition.field
+            if isinstance(field, bool) or not isinstance(field, numbers.Integral) or not 0 <= field < n_fields:
+                raise ValueError(
+                    f"{condition.label}: field={field!r} is not a field of this problem; field must be an integer "
+                    f"in 0 ... {n_fields - 1} (n_fields={n_fields})"
+                )
         self.conditions: tuple[AbstractCondition, ...] = tuple(c.bind(self.coords) for c in conditions)
         self.exact: tuple[Expression, ...] | None = None
         if exact is not None:
@@ -108,6 +116,25 @@ class Problem:
                 raise ValueError(f"exact must give {n_fields} solution(s), one per field; got {len(values)}")
             self.exact = tuple(as_expression(v, coords=self.coords, name="exact") for v in values)
         self.description = description or type(self).__name__
+        if not any(not isinstance(c, Initial) for c in self.conditions):
+            warnings.warn(
+                f"{type(self).__name__}: bcs is empty, so the solution is not unique (any solution plus a solution of "
+                "the homogeneous equation also solves it); pass boundary conditions, e.g. bcs=[kp.Dirichlet(0)]",
+                UserWarning,
+                stacklevel=3 if type(self) is not Problem else 2,
+            )
+
+    def check_data(self, points: Tensor) -> None:
+        """Evaluate the problem's data at a few ``points`` of the domain; raise a clear error for bad values.
+
+        Called by the solver when it is built, before any training. Checks the exact solution; subclasses check
+        their coefficients too (:class:`Heat`: a positive diffusivity).
+
+        Shapes:
+            points: ``(n_points, n_coords)``.
+        """
+        if self.exact is not None:
+            self.exact_values(points)
 
     @property
     def space_dim(self) -> int:
@@ -180,6 +207,8 @@ class Heat(Problem):
         self.diffusivity = as_expression(diffusivity, coords=coords, name="diffusivity")
         self.f = as_expression(f, coords=coords, name="f")
         k, source = self.diffusivity, self.f
+        if k.is_constant and not float(k(torch.zeros(1, len(coords), dtype=torch.float64))[0]) > 0:
+            raise ValueError(f"diffusivity must be positive, got {diffusivity!r}")
         if initial is None:
             raise ValueError("Heat needs an initial value: pass initial=... (a number, string, sympy or callable)")
         super().__init__(
@@ -191,6 +220,14 @@ class Heat(Problem):
             exact=exact,
             description=description or f"u_t - {k._describe()}*Laplace(u) = {source._describe()} on {domain!r}",
         )
+
+    def check_data(self, points: Tensor) -> None:
+        """As :meth:`Problem.check_data`, and the diffusivity must be positive at ``points``."""
+        super().check_data(points)
+        values = self.diffusivity(points)
+        if not bool((values > 0).all()):
+            worst = float(values.min())
+            raise ValueError(f"diffusivity must be positive in the domain, got {worst:g} at a point of the domain")
 
 
 class PDE(Problem):

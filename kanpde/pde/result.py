@@ -34,6 +34,7 @@ class StageRecord:
 
     ``switch_ratio`` is the loss on the stage's points right after its grid extension divided by the loss right
     before it (1 up to rounding: the refined network computes the same function), None for a first stage.
+    ``stopped`` says why the stage ended before its steps were done (divergence, Ctrl-C), else None.
     """
 
     grid: int
@@ -44,6 +45,7 @@ class StageRecord:
     seconds: float
     n_parameters: int
     switch_ratio: float | None = None
+    stopped: str | None = None
 
 
 @dataclass
@@ -74,7 +76,8 @@ class Result:
         for s in self.stages:
             rel = "-" if s.rel_l2 is None else f"{s.rel_l2:.2e}"
             mx = "-" if s.max_abs is None else f"{s.max_abs:.2e}"
-            lines.append(f"{s.grid:>6} {s.steps:>6} {s.loss:>10.2e} {rel:>10} {mx:>10} {s.seconds:>8.1f}")
+            cut = "  (cut short)" if s.stopped else ""
+            lines.append(f"{s.grid:>6} {s.steps:>6} {s.loss:>10.2e} {rel:>10} {mx:>10} {s.seconds:>8.1f}{cut}")
         if self.refinement:
             lines.append(f"grid schedule: {self.refinement}")
         if self.stopped:

@@ -14,6 +14,7 @@ from .geometry import (
     SamplerSpec,
     Tensor,
     _axis_name,
+    _check_extent,
     _check_points,
     _check_sampling,
     _float_scalar,
@@ -60,6 +61,7 @@ class Box(AbstractGeometry):
                     f"lower must be < upper on every axis, got lower[{axis}]={a} >= upper[{axis}]={b} "
                     f"(axis {_axis_name(axis)})"
                 )
+        _check_extent(self.lower, self.upper, "lower/upper")
 
     def __repr__(self) -> str:
         return f"Box(lower={self.lower}, upper={self.upper})"
@@ -220,6 +222,7 @@ class Disk(AbstractGeometry):
         self.radius = _float_scalar(radius, "radius")
         if self.radius <= 0:
             raise ValueError(f"radius must be > 0, got {self.radius}")
+        _check_extent(*self.bounds, "center/radius")
 
     def __repr__(self) -> str:
         return f"Disk(center={self.center}, radius={self.radius})"
@@ -288,6 +291,7 @@ class Polygon(AbstractGeometry):
             verts.pop()
         if len(verts) < 3:
             raise ValueError(f"vertices must hold at least 3 distinct points, got {len(verts)}")
+        _check_extent([min(c) for c in zip(*verts)], [max(c) for c in zip(*verts)], "vertices")
         v = torch.tensor(verts, dtype=_F64)
         edge = torch.roll(v, -1, dims=0) - v
         if bool((torch.linalg.vector_norm(edge, dim=1) == 0).any()):

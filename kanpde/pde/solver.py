@@ -9,6 +9,7 @@ restart the optimiser, take ``steps`` steps. L-BFGS with a strong-Wolfe line sea
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import numbers
@@ -20,14 +21,15 @@ import torch
 from torch import Tensor
 
 from ..kan import KAN
-from ..kan.network import validate_width
-from ..kan.training import OPTIMIZERS, loss_scale, make_optimizer, optimizer_step
+from ..kan.network import validate_seed, validate_width
+from ..kan.training import OPTIMIZERS, loss_scale, make_optimizer, optimizer_step, progress_bar
 from .approximation import Approximation, exact_dirichlet, exact_dirichlet_applies
 from .conditions import Dirichlet, Initial
 from .distributed import SINGLE, communicator
 from .fields import probe
 from .gauss_newton import LMState, ResidualSystem, levenberg_marquardt_step
 from .loss import CollocationBatch, pde_residual
+from .memory import check_memory, kan_parameters, stage_bytes
 from .objective import DEFAULT_CHUNK_SIZE, LossObjective, shard_batch, whole_batch_counts
 from .problem import Problem
 from .refinement import AutoSchedule
@@ -62,6 +64,39 @@ def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def _device(device: object) -> torch.device:
+    """A torch device that exists here (a clear error for unknown names and for CUDA without a CUDA device)."""
+    try:
+        parsed = torch.device(device)  # type: ignore[call-overload]
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N', ..., got {device!r} ({err})") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} asks for CUDA, but torch finds no CUDA device here; use 'cpu'")
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise ValueError(f"device={str(device)!r}: there are only {torch.cuda.device_count()} CUDA device(s)")
+    return parsed
+
+
+def _check_weights(weights: Mapping[Any, Any], problem: Problem) -> None:
+    """Weights by term name: known names only (the message lists them), finite numbers >= 0."""
+    names = ["pde"]
+    for condition in problem.conditions:
+        label = condition.label
+        while label in names:  # repeated labels get a prime, as the loss names them
+            label += "'"
+        names.append(label)
+        kind = label.split("[")[0].rstrip("'")
+        if kind not in names:
+            names.append(kind)
+    for key, value in weights.items():
+        if key not in names:
+            raise ValueError(f"weights: unknown term {key!r}; the loss terms of this problem are {names}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"weights[{key!r}] must be a number >= 0, got {value!r}")
+        if not (math.isfinite(value) and float(value) >= 0):
+            raise ValueError(f"weights[{key!r}] must be a finite number >= 0, got {value!r}")
 
 
 class Solver:
@@ -151,12 +186,14 @@ class Solver:
             )
         if isinstance(weights, str) and weights != "adaptive":
             raise ValueError(f"weights must be a mapping of term -> weight or 'adaptive', got {weights!r}")
+        if weights is not None and not isinstance(weights, (str, Mapping)):
+            raise TypeError(f"weights must be a mapping of term -> weight or 'adaptive', got {weights!r}")
+        if isinstance(weights, Mapping):
+            _check_weights(weights, problem)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.sampler = make_sampler(sampler)
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f"seed must be an integer, got {seed!r}")
-        self.width, self.seed, self.dtype, self.device = width, int(seed), dtype, torch.device(device)
+        self.width, self.seed, self.dtype, self.device = width, validate_seed(seed), dtype, _device(device)
         self.k = k
         self.n_interior = None if n_interior is None else _positive_int("n_interior", n_interior)
         self.n_boundary = None if n_boundary is None else _positive_int("n_boundary", n_boundary)
@@ -171,6 +208,7 @@ class Solver:
         self.lm_max_entries = 60_000_000  # about 480 MB of float64 Jacobian
         self.generator = torch.Generator().manual_seed(self.seed)
         self.update_grid = bool(update_grid)
+        self._check_memory(int(grid) if isinstance(grid, numbers.Integral) and grid > 0 else 1)  # KAN checks grid
         if hard_constraint not in (True, False, "auto"):
             raise ValueError(f"hard_constraint must be True, False or 'auto', got {hard_constraint!r}")
         constraint = None
@@ -184,10 +222,10 @@ class Solver:
         # A few points of the domain: the problem's data may be defined there only (e.g. sqrt(x - 1) on [1, 2]).
         probe_points = problem.domain.sample_interior(8, generator=torch.Generator().manual_seed(0), dtype=dtype)
         self.request = probe(problem.residual, problem.coords, problem.n_fields, dtype, points=probe_points)
-        if problem.exact is not None:
-            problem.exact_values(probe_points)  # a bad exact solution fails here, before any training
+        problem.check_data(probe_points)  # a bad exact solution or coefficient fails here, before any training
         self.history: list[StepRecord] = []
         self._closure: Tensor | None = None
+        self.result: Result | None = None  # of the last solve (also when it was interrupted)
         self._steps_done = 0
         self._callback: Callable[[Solver, StepRecord], None] | None = None
         self._paused = 0.0
@@ -228,10 +266,36 @@ class Solver:
         )
         return max(1000, 3 * n_params)
 
-    def _points_per_stage(self, grid: int | None = None) -> tuple[int, int]:
-        n_interior = self.n_interior if self.n_interior is not None else self.default_points(grid)
+    def _points_per_stage(self, grid: int | None = None, *, n_params: int | None = None) -> tuple[int, int]:
+        """Interior and per-condition points of a stage on ``grid`` (or of a network of ``n_params``)."""
+        if self.n_interior is not None:
+            n_interior = self.n_interior
+        elif n_params is not None:
+            n_interior = max(1000, 3 * n_params)
+        else:
+            n_interior = self.default_points(grid)
         n_boundary = self.n_boundary if self.n_boundary is not None else max(n_interior // 4, 64)
         return n_interior, n_boundary
+
+    def _check_memory(self, grid: int) -> None:
+        """Refuse a stage on ``grid`` (or the test set) that cannot fit in memory (see :mod:`kanpde.pde.memory`)."""
+        n_params = kan_parameters(self.width, grid, self.k)
+        n_interior, n_boundary = self._points_per_stage(n_params=n_params)
+        n_candidates = n_interior * (4 if self.adaptive_sampling else 1)
+        n_points = n_candidates + n_boundary * len(self.problem.conditions)
+        rows = n_interior + n_boundary * len(self.problem.conditions)
+        itemsize = torch.empty(0, dtype=self.dtype).element_size()
+        what = f"grid {grid} with n_interior={n_interior}, n_boundary={n_boundary}, chunk_size={self.chunk_size}"
+        for name in self.optimizers:
+            if name == "auto":
+                name = "lm" if rows * n_params <= self.lm_max_entries else "lbfgs"
+            estimate = stage_bytes(
+                self.width, grid, self.k, n_points=n_points, n_coords=self.problem.n_coords,
+                chunk_size=self.chunk_size, itemsize=itemsize, optimizer=name,
+            )  # fmt: skip
+            hint = "use fewer points (n_interior, n_boundary), a smaller grid or chunk_size"
+            check_memory(estimate, f"{what} ({name})", device=self.device, hint=hint)
+        check_memory(3 * self.n_test * self.problem.n_coords * itemsize, f"n_test={self.n_test}", device=self.device)
 
     @property
     def model(self) -> KAN:
@@ -385,8 +449,15 @@ class Solver:
         track the error over time); its own time is left out of the recorded seconds.
 
         Returns:
-            A :class:`~kanpde.pde.result.Result` with errors against ``exact`` (when given), the history and times.
-            Divergence (NaN/inf) stops with the last good parameters; Ctrl-C returns the result so far.
+            A :class:`~kanpde.pde.result.Result` with errors against ``exact`` (when given), the history and times
+            (also kept as ``solver.result``). Divergence (NaN/inf) stops with the last good parameters.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C (re-raised, so the program stops). The model keeps its last completed step
+                and ``solver.result`` holds the result so far: the completed stages and the one cut short (its
+                ``stopped`` says so), the history and the errors of the model as it is.
+            ValueError: a bad ``grid_schedule`` or ``steps``, or a stage that would not fit in memory (estimated
+                before any work, :mod:`kanpde.pde.memory`).
         """
         policy: AutoSchedule | None = None
         if isinstance(grid_schedule, AutoSchedule):
@@ -395,32 +466,34 @@ class Solver:
             policy = AutoSchedule()
         schedule = policy.grids() if policy is not None else validate_grid_schedule(grid_schedule)
         steps = _positive_int("steps", steps)
-        from tqdm.auto import tqdm
-
+        for size in schedule:  # before any work: a stage that cannot fit is refused with the estimate
+            try:
+                self._check_memory(size)
+            except ValueError as err:
+                raise ValueError(f"grid_schedule: {err}") from None
         result = Result(None, None)
         start = time.perf_counter()
         self._callback, self._paused = callback, 0.0
         first_record = len(self.history)
         show = progress and self.comm.is_root
-        bar = tqdm(total=steps * len(schedule) * len(self.optimizers), disable=not show, desc="solve", leave=False)
+        total = steps * len(schedule) * len(self.optimizers)
+        bar = progress_bar(total=total, disable=not show, desc="solve", leave=False)
         stage, grid = 0, schedule[0]
+        stage_start, running = start, False
+        interrupt: KeyboardInterrupt | None = None
+        self.result = result
         try:
             while grid is not None:
-                stage_start = time.perf_counter()
+                stage_start, running = time.perf_counter(), True
                 batch = self._sample_batch(grid)
                 switch_ratio = self._set_grid(grid, batch)
                 if self.update_grid:
                     self.model.update_grid(self.approximation.normalized(batch.interior))
                 stopped = self._run_stage(stage, grid, batch, steps, start, bar, rtol)
                 self._record_ranges(batch)
-                rel, mx = self.errors()
-                records = [h for h in self.history[first_record:] if h.stage == stage]
-                stage_loss = records[-1].loss if records else math.nan
-                n_params = sum(p.numel() for p in self.model.parameters())
-                result.stages.append(
-                    StageRecord(grid, max(len(records) - 1, 0), stage_loss, rel, mx,
-                                time.perf_counter() - stage_start, n_params, switch_ratio)
-                )  # fmt: skip
+                record = self._stage_record(stage, grid, first_record, stage_start, stopped)
+                result.stages.append(dataclasses.replace(record, switch_ratio=switch_ratio))
+                running = False
                 if stopped:
                     result.stopped = stopped
                     break
@@ -432,15 +505,30 @@ class Solver:
                     grid, reason = policy.next_grid(result.stages, elapsed)
                     if grid is None:
                         result.refinement = reason
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
+            interrupt = err
             result.stopped = "interrupted (KeyboardInterrupt); the model keeps its last completed step"
             logger.warning("solve: %s", result.stopped)
+            if running and grid is not None:  # the stage cut short is recorded too, marked as such
+                result.stages.append(self._stage_record(stage, grid, first_record, stage_start, result.stopped))
         finally:
             bar.close()
         result.rel_l2, result.max_abs = self.errors()
         result.history = list(self.history)
         result.seconds = time.perf_counter() - start - self._paused
+        if interrupt is not None:  # the program stops; the result so far stays in solver.result
+            raise interrupt
         return result
+
+    def _stage_record(
+        self, stage: int, grid: int, first_record: int, stage_start: float, stopped: str | None
+    ) -> StageRecord:
+        rel, mx = self.errors()
+        records = [h for h in self.history[first_record:] if h.stage == stage]
+        stage_loss = records[-1].loss if records else math.nan
+        n_params = sum(p.numel() for p in self.model.parameters())
+        seconds = time.perf_counter() - stage_start
+        return StageRecord(grid, max(len(records) - 1, 0), stage_loss, rel, mx, seconds, n_params, stopped=stopped)
 
     # -- results out: thin wrappers over kanpde.io and kanpde.plot (imported on use) -----------------------
     def export_hdf5(self, path: Any, **options: Any) -> tuple[Any, Any]:
@@ -578,7 +666,7 @@ class Solver:
                 self._steps_done += 1
                 self._record(stage, grid, loss, terms, start, step=self._steps_done - 1)
                 bar.update(1)
-                bar.set_postfix({k: f"{v:.1e}" for k, v in terms.items()} | {"G": grid})
+                bar.set_postfix({k: f"{v:.1e}" for k, v in terms.items()} | {"G": grid}, refresh=False)
                 stalled = len(losses) > 10 and losses[-1] > (1 - rtol) * losses[-11]
                 if not accepted or stalled:  # converged: no damping lowers the loss, or it hardly falls any more
                     bar.update(steps - len(losses))
@@ -628,7 +716,7 @@ class Solver:
             self._steps_done += 1  # counted before the callback runs (it may raise KeyboardInterrupt)
             self._record(stage, grid, first["loss"], first["terms"], start, step=self._steps_done - 1)
             bar.update(1)
-            bar.set_postfix({k: f"{v:.1e}" for k, v in first["terms"].items()} | {"G": grid})
+            bar.set_postfix({k: f"{v:.1e}" for k, v in first["terms"].items()} | {"G": grid}, refresh=False)
         terms = objective.terms()
         final = {"loss": objective.loss(terms), "terms": terms}
         if not math.isfinite(final["loss"]):

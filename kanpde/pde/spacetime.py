@@ -7,7 +7,16 @@ from dataclasses import dataclass
 
 import torch
 
-from .geometry import _F64, AbstractGeometry, SamplerSpec, Tensor, _check_points, _float_scalar, _permutation
+from .geometry import (
+    _F64,
+    AbstractGeometry,
+    SamplerSpec,
+    Tensor,
+    _check_extent,
+    _check_points,
+    _float_scalar,
+    _permutation,
+)
 from .sampling import AbstractSampler, make_sampler
 
 __all__ = ["TimeInterval", "SpaceTime"]
@@ -28,6 +37,7 @@ class TimeInterval:
         t0, t1 = _float_scalar(self.t0, "t0"), _float_scalar(self.t1, "t1")
         if not t0 < t1:
             raise ValueError(f"TimeInterval needs t0 < t1, got t0={t0}, t1={t1}")
+        _check_extent([t0], [t1], "time (t0, t1)", ("t",))
         object.__setattr__(self, "t0", t0)
         object.__setattr__(self, "t1", t1)
 

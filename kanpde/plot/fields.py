@@ -250,6 +250,10 @@ def plot_solution(
         >>> len(fig.axes)
         2
     """
+    from ..pde.result import Result
+
+    if result is not None and not isinstance(result, Result):
+        raise TypeError(f"result must be the Result of solver.solve() or None, got {result!r}")
     problem = solver.problem
     space_dim = problem.space.dim
     if space_dim > 2:

@@ -1,4 +1,5 @@
-"""Stopping and going on: Ctrl-C keeps a resumable model; save/load/continue equals an uninterrupted run."""
+"""Stopping and going on: Ctrl-C keeps a resumable model and the result so far (``solver.result``) and re-raises;
+save/load/continue equals an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -42,9 +43,12 @@ def test_ctrl_c_inside_a_step_keeps_the_last_completed_step(optimizer: str) -> N
         if record.step == 2:  # the third update is done: the fourth is interrupted mid-way
             interrupter.armed = True
 
-    result = solver.solve(grid_schedule=[5], steps=10, progress=False, callback=arm)
-    assert result.stopped is not None and "KeyboardInterrupt" in result.stopped
+    with pytest.raises(KeyboardInterrupt):  # re-raised: the program stops
+        solver.solve(grid_schedule=[5], steps=10, progress=False, callback=arm)
+    result = solver.result  # the result so far
+    assert result is not None and result.stopped is not None and "KeyboardInterrupt" in result.stopped
     assert solver._steps_done == 3 and [r.step for r in solver.history] == [0, 1, 2]
+    assert len(result.stages) == 1 and result.stages[0].stopped == result.stopped and result.stages[0].steps == 2
 
     reference = _solver(Interrupter(), optimizer)
     reference.solve(grid_schedule=[5], steps=3, progress=False)
@@ -56,15 +60,22 @@ def test_ctrl_c_inside_a_step_keeps_the_last_completed_step(optimizer: str) -> N
     assert [r.step for r in solver.history][:3] == [0, 1, 2] and solver._steps_done > 3
 
 
-def test_ctrl_c_from_a_callback_returns_the_result_so_far() -> None:
-    solver = _solver(Interrupter(), "lbfgs")
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lm"])
+def test_ctrl_c_keeps_the_completed_stages_and_the_one_cut_short(optimizer: str) -> None:
+    solver = _solver(Interrupter(), optimizer)
 
     def stop(_solver, record) -> None:
-        if record.step == 4:
+        if record.stage == 1 and record.step >= 5:
             raise KeyboardInterrupt
 
-    result = solver.solve(grid_schedule=[5, 10], steps=20, progress=False, callback=stop)
-    assert "KeyboardInterrupt" in result.stopped and len(result.history) == 5 and result.rel_l2 is not None
+    with pytest.raises(KeyboardInterrupt):
+        solver.solve(grid_schedule=[5, 8, 10], steps=4, progress=False, callback=stop)
+    result = solver.result
+    assert result is not None and "KeyboardInterrupt" in result.stopped
+    first, cut = result.stages  # the completed stage and the one cut short; the third never started
+    assert (first.grid, first.stopped) == (5, None) and first.rel_l2 is not None
+    assert cut.grid == 8 and cut.stopped == result.stopped and solver.model.grid_size == 8
+    assert result.history == solver.history and result.history[-1].stage == 1
     assert result.rel_l2 == solver.errors()[0]  # the errors are those of the model as it is now
 
 
