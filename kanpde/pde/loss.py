@@ -27,7 +27,10 @@ def mean_squares(terms: ResidualTerms, source: FieldSource, *, part: bool = Fals
     losses = {}
     for term, residual in zip(terms.terms, term_residuals(terms.terms, source)):
         squares = residual.square()
-        losses[term.label] = squares.sum() / term.count if part else squares.sum(dim=1).mean()
+        if part:
+            losses[term.label] = squares.sum() / term.count
+        else:  # one component per row (the common case): the mean as it is, without a sum over one column
+            losses[term.label] = squares.mean() if squares.shape[1] == 1 else squares.sum(dim=1).mean()
     return losses
 
 

@@ -101,6 +101,10 @@ class TermInputs:
     Attributes:
         fields: the solution at each :class:`FieldNeed` of the term, in the order of :meth:`AbstractTerm.needs`.
         rows: the term's row data for these rows (the same keys as :attr:`AbstractTerm.rows`).
+
+    Terms whose residual reads trained values other than the fields (a prior on an unknown constant) will find
+    them here too, taken from the :class:`FieldSource`, so that a functional call swaps them with the network's
+    parameters and the Jacobian sees them.
     """
 
     fields: tuple[Fields, ...]
@@ -209,7 +213,8 @@ def _jet_rows(prefix: str, jet: FieldJet) -> Rows:
 
 def _constraint_from(rows: Mapping[str, Tensor], dims: tuple[int, ...] | None) -> tuple[FieldJet, FieldJet]:
     def jet(prefix: str) -> FieldJet:
-        return FieldJet(*(rows.get(prefix + k) for k in _JET_PARTS), dims)  # type: ignore[arg-type]
+        get = rows.get
+        return FieldJet(rows[prefix + "value"], get(prefix + "grad"), get(prefix + "lap"), get(prefix + "hess"), dims)
 
     return jet("b_"), jet("g_")
 
@@ -234,8 +239,11 @@ def residual_rows(term: AbstractTerm, source: FieldSource, rows: Mapping[str, Te
 
 def _slice(fields: Fields, start: int, n: int) -> Fields:
     jet, cut = fields._jet, slice(start, start + n)
-    parts = (None if getattr(jet, k) is None else getattr(jet, k)[cut] for k in _JET_PARTS)
-    sliced = FieldJet(*parts, jet.laplacian_dims)  # type: ignore[arg-type]
+
+    def part(t: Tensor | None) -> Tensor | None:
+        return None if t is None else t[cut]
+
+    sliced = FieldJet(jet.value[cut], part(jet.grad), part(jet.lap), part(jet.hess), jet.laplacian_dims)
     return Fields(sliced, fields.points[cut], fields.coords, evaluate=fields._evaluate)
 
 
@@ -247,6 +255,7 @@ def term_residuals(terms: Sequence[AbstractTerm], source: FieldSource) -> list[T
     """
     # Where each need's rows go: its own evaluation (constraint jets), or a slice of its request's group.
     groups: dict[JetRequest, list[Tensor]] = {}
+    coords: dict[JetRequest, tuple[str, ...]] = {}
     place: list[list[tuple[JetRequest, int] | None]] = []
     for term in terms:
         spots: list[tuple[JetRequest, int] | None] = []
@@ -255,20 +264,23 @@ def term_residuals(terms: Sequence[AbstractTerm], source: FieldSource) -> list[T
                 spots.append(None)
                 continue
             group = groups.setdefault(need.request, [])
+            coords.setdefault(need.request, term.coords)
             spots.append((need.request, sum(len(p) for p in group)))
             group.append(term.rows[need.points])
         place.append(spots)
-    coords = terms[0].coords if terms else ()
     evaluated = {}
     for request, chunks in groups.items():
+        if len(chunks) == 1:  # nothing to share: evaluated where it is needed, without a copy and a slice
+            continue
         points = torch.cat(chunks)
         jet = source.jet(points, request, None)
-        evaluated[request] = Fields(jet, points, coords, evaluate=source.values if request.autograd else None)
+        evaluate = source.values if request.autograd else None
+        evaluated[request] = Fields(jet, points, coords[request], evaluate=evaluate)
     out = []
     for term, spots in zip(terms, place):
         fields = []
         for need, spot in zip(term.needs(), spots):
-            if spot is None:
+            if spot is None or spot[0] not in evaluated:
                 fields.append(_fields(source, term.coords, need, term.rows))
             else:
                 request, offset = spot

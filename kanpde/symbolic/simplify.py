@@ -11,7 +11,7 @@ import ctypes
 import math
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import sympy
 
@@ -67,7 +67,7 @@ class time_limit:  # noqa: N801 - used like a function: `with time_limit(5):`
             self._watchdog.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> Literal[False]:
         if self._watchdog is None:
             return False
         try:
