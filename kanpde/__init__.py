@@ -6,13 +6,12 @@ imported on first use, so ``import kanpde.kan`` (or ``kanpde.KAN``) does not loa
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_exports
+from ._version import __version__ as __version__
 from .kan import KAN as KAN
 from .kan import KANLayer as KANLayer
-
-__version__ = "0.1.0"
 
 _LAZY = {
     "Interval": "pde.shapes", "Rectangle": "pde.shapes", "Box": "pde.shapes", "Disk": "pde.shapes",
@@ -25,17 +24,7 @@ _LAZY = {
 
 __all__ = ["KAN", "KANLayer", "__version__", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'kanpde' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), also=__all__)
 
 
 if TYPE_CHECKING:

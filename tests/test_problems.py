@@ -220,9 +220,11 @@ def _solve(name: str, **changes: Any) -> kp.Result:
 
 @pytest.mark.usefixtures("one_thread")
 def test_poisson_1d_solves_quickly() -> None:
+    """Quickly in optimiser steps (wall time is a benchmark's business: `kanpde bench`)."""
     result = _solve("poisson_1d")
     assert result.rel_l2 is not None and result.rel_l2 < 1e-3
-    assert result.seconds < 30
+    first = result.stages[0]
+    assert first.steps <= 30 and first.rel_l2 is not None and first.rel_l2 < 1e-4  # measured: 1.9e-5 at grid 5
 
 
 @pytest.mark.usefixtures("one_thread")

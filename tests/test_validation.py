@@ -29,6 +29,7 @@ import functools
 import hashlib
 import io
 import json
+import math
 import os
 import pickle
 from collections.abc import Callable
@@ -266,8 +267,20 @@ def test_exact_callable_is_checked_when_the_solver_is_built() -> None:
 
 
 def test_source_defined_only_on_the_domain_is_accepted() -> None:
+    """sqrt(x - 1) is NaN left of the domain [1, 2]: the solver must probe the residual inside it."""
+    from kanpde.pde.residuals import pde_residual
+
     problem = kp.Poisson(kp.Interval(1, 2), f="sqrt(x - 1)", bcs=[kp.Dirichlet(0)])
-    kp.Solver(problem, width=[1, 3, 1], **FAST)
+    without_source = kp.Poisson(kp.Interval(1, 2), f=0, bcs=[kp.Dirichlet(0)])
+    solver = kp.Solver(problem, width=[1, 3, 1], **FAST)
+    assert solver.request.level == 2  # the probe saw the Laplacian
+    x = torch.linspace(1, 2, 11, dtype=torch.float64)[:, None]
+    with torch.no_grad():
+        residual = pde_residual(solver.approximation, problem, x, solver.request)[:, 0]
+        laplacian = pde_residual(solver.approximation, without_source, x, solver.request)[:, 0]
+    torch.testing.assert_close(residual - laplacian, torch.sqrt(x[:, 0] - 1), rtol=1e-12, atol=1e-12)
+    result = solver.solve(grid_schedule=[3], steps=2, progress=False)
+    assert result.stopped is None and math.isfinite(result.history[-1].loss)
 
 
 # ---------------------------------------------------------------- conditions

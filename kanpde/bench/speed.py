@@ -112,7 +112,8 @@ def kernel_table(
 def solver_table(grids: list[int], points: list[int], *, chunk_size: int, dtype: torch.dtype) -> None:
     """Table 2: the solver's chunked stage objective (loss + gradient) for growing N and G."""
     import kanpde as kp
-    from kanpde.pde.objective import LossObjective, whole_batch_counts
+    from kanpde.pde.objective import LossObjective
+    from kanpde.pde.residuals import collocation_terms
 
     problem = kp.Poisson(kp.Rectangle((-1, -1), (1, 1)), f="2*pi**2*sin(pi*x)*sin(pi*y)", bcs=[kp.Dirichlet(0)],
                          exact="sin(pi*x)*sin(pi*y)")  # fmt: skip
@@ -123,8 +124,8 @@ def solver_table(grids: list[int], points: list[int], *, chunk_size: int, dtype:
             solver = kp.Solver(problem, width=[2, 10, 1], grid=grid, n_interior=n_points, n_boundary=64,
                                dtype=dtype, chunk_size=chunk_size)  # fmt: skip
             batch = solver._sample_batch()
-            objective = LossObjective(solver.approximation, problem, batch, solver.request, {},
-                                      counts=whole_batch_counts(batch), chunk_size=chunk_size)  # fmt: skip
+            terms = collocation_terms(problem, batch, solver.request)
+            objective = LossObjective(solver.approximation, terms, {}, chunk_size=chunk_size)
             call = functools.partial(objective.backward)
             repeats = 3 if n_points <= 100_000 else 1
             ms = time_call(call, repeats)

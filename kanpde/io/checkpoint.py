@@ -98,7 +98,7 @@ def _architecture(solver: Solver) -> list[dict[str, int]]:
 
 
 def _payload(solver: Solver) -> dict[str, Any]:
-    from .. import __version__
+    from .._version import __version__
 
     return {
         "format": FORMAT,

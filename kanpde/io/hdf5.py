@@ -108,7 +108,7 @@ def _stage_arrays(result: Result) -> dict[str, np.ndarray]:
 
 
 def _root_attributes(solver: Solver, mesh: OutputMesh, result: Result | None, formula: Any) -> dict[str, Any]:
-    from .. import __version__
+    from .._version import __version__
 
     problem = solver.problem
     attrs: dict[str, Any] = {

@@ -297,7 +297,7 @@ def output_mesh(geometry: AbstractGeometry, resolution: int | Sequence[int] | No
 
 # -- the solution at the nodes ---------------------------------------------------------------------------------
 def _residual(solver: Solver, points: torch.Tensor) -> np.ndarray:
-    from ..pde.loss import pde_residual
+    from ..pde.residuals import pde_residual
 
     parts = []
     with torch.enable_grad():  # the jet (and any autograd fallback) needs gradients; the values are detached

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -86,6 +86,8 @@ class AbstractCondition(ABC):
 
     #: highest derivative order of u the residual needs (0: values, 1: first derivatives)
     order: int = 0
+    #: the :class:`ConditionPoints` attributes where the residual needs u (see :meth:`residual_of`)
+    point_sets: tuple[str, ...] = ("points",)
     field: int = 0
     on: Selector = None
 
@@ -120,6 +122,13 @@ class AbstractCondition(ABC):
     @abstractmethod
     def residual(self, u: Fields, where: ConditionPoints) -> Tensor:
         """What vanishes when the condition holds, shape ``(n_points,)`` (or ``(n_points, m)``)."""
+
+    def residual_of(self, u: Sequence[Fields], where: ConditionPoints) -> Tensor:
+        """The residual from the solution at each of :attr:`point_sets` (``u[i]`` at ``point_sets[i]``).
+
+        The residual engine calls this; a condition on one point set (the default) is :meth:`residual`.
+        """
+        return self.residual(u[0], where)
 
 
 @dataclass(frozen=True)
@@ -225,6 +234,7 @@ class Periodic(AbstractCondition):
     axis: str = "x"
     field: int = 0
     order = 1
+    point_sets = ("points", "partners")
 
     def __post_init__(self) -> None:
         if self.axis not in ("x", "y", "z"):
@@ -253,7 +263,12 @@ class Periodic(AbstractCondition):
         return ConditionPoints(points, normals, partners)
 
     def residual(self, u: Fields, where: ConditionPoints) -> Tensor:
-        raise NotImplementedError("periodic residuals need both faces: see periodic_residual")
+        raise TypeError(
+            "a periodic residual compares two faces: call residual_of([u_min, u_max], where) or periodic_residual"
+        )
+
+    def residual_of(self, u: Sequence[Fields], where: ConditionPoints) -> Tensor:
+        return self.periodic_residual(u[0], u[1])
 
     def periodic_residual(self, u_min: Fields, u_max: Fields) -> Tensor:
         """Value and normal-axis derivative mismatches, shape ``(n_points, 2)``."""

@@ -12,7 +12,7 @@ Jacobian ``J`` (rows: points, columns: parameters) comes from per-point gradient
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -20,12 +20,9 @@ from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
 from .approximation import Approximation
-from .conditions import AbstractCondition, ConditionPoints, Periodic
 from .distributed import SINGLE, Communicator
-from .fields import FieldJet, Fields, JetRequest
-from .loss import CollocationBatch, term_labels
-from .objective import DEFAULT_CHUNK_SIZE
-from .problem import Problem
+from .fields import FieldJet, JetRequest
+from .residuals import DEFAULT_CHUNK_SIZE, AbstractTerm, ResidualTerms, residual_rows, term_weight
 
 __all__ = ["ResidualSystem", "levenberg_marquardt_step", "LMState"]
 
@@ -43,62 +40,41 @@ class _JetCall(nn.Module):
         return self.a.field_jet(points, request, constraint, composable=True)
 
 
-def _rows_of(jet: FieldJet | None) -> dict[str, Tensor]:
-    if jet is None:
-        return {}
-    return {k: v for k, v in (("value", jet.value), ("grad", jet.grad), ("lap", jet.lap), ("hess", jet.hess))
-            if v is not None}  # fmt: skip
+class _FunctionalSource:
+    """The trial function with the parameters ``params`` (a :class:`~kanpde.pde.residuals.FieldSource` that
+    ``torch.func`` transforms can differentiate)."""
 
+    def __init__(self, caller: _JetCall, params: Params) -> None:
+        self.caller, self.params = caller, params
 
-def _jet_from(rows: dict[str, Tensor], prefix: str, dims: tuple[int, ...] | None) -> FieldJet:
-    get = lambda k: rows.get(prefix + k)  # noqa: E731
-    return FieldJet(get("value"), get("grad"), get("lap"), get("hess"), dims)  # type: ignore[arg-type]
+    def jet(self, points: Tensor, request: JetRequest, constraint: tuple[FieldJet, FieldJet] | None) -> FieldJet:
+        return functional_call(self.caller, self.params, (points, request, constraint))
 
-
-@dataclass
-class _Block:
-    """One kind of residual: a function of (parameters, rows of data) -> ``(n_rows, m)``, its data, row scale.
-
-    ``n_points`` counts the term's points over all ranks (the mean divides by it); ``data`` holds this rank's.
-    """
-
-    label: str
-    fn: Callable[[Params, dict[str, Tensor]], Tensor]
-    data: dict[str, Tensor]
-    scale: float
-    n_points: int
-
-    def chunks(self, chunk_size: int) -> list[dict[str, Tensor]]:
-        """``data`` in contiguous row chunks of at most ``chunk_size`` rows (one empty chunk when no rows)."""
-        n_rows = len(next(iter(self.data.values())))
-        n_parts = max(1, -(-n_rows // chunk_size))
-        if n_parts == 1:
-            return [self.data]
-        split = {k: torch.tensor_split(v, n_parts) for k, v in self.data.items()}
-        return [{k: parts[i] for k, parts in split.items()} for i in range(n_parts)]
+    def values(self, points: Tensor) -> Tensor:
+        inner = {name.removeprefix("a."): value for name, value in self.params.items()}
+        return functional_call(self.caller.a, inner, (points,))
 
 
 class ResidualSystem:
-    """The stacked, weighted residual vector of a batch and its Jacobian with respect to the parameters.
+    """The stacked, weighted residual vector of a stage's terms and its Jacobian with respect to the parameters.
+
+    Row block ``i`` is ``sqrt(w_i / N_i) r_i`` (``w_i`` the weight, ``N_i`` the rows of term ``i`` over all ranks),
+    so that ``||r||^2`` is the loss.
 
     Args:
         approx: the trial function.
-        problem: the problem.
-        batch: collocation points of the stage.
-        request: derivatives the PDE residual needs.
-        weights: loss weights by term label (or kind), default 1.
-        counts: points of each term over all ranks (default: those of ``batch``).
+        terms: this rank's terms (:meth:`~kanpde.pde.residuals.ResidualTerms.shard` of the stage's terms).
+        weights: loss weights by term label or kind (default 1).
+        counts: rows of each term over all ranks (default: the counts ``terms`` carry).
         chunk_size: most rows of one term evaluated at once (the Jacobian of a chunk is
             ``chunk_size x n_parameters``; the normal equations are summed chunk by chunk).
-        comm: the ranks of a distributed run (``batch`` is then this rank's shard).
+        comm: the ranks of a distributed run (``terms`` is then this rank's shard).
     """
 
     def __init__(
         self,
         approx: Approximation,
-        problem: Problem,
-        batch: CollocationBatch,
-        request: JetRequest,
+        terms: ResidualTerms,
         weights: Mapping[str, float],
         *,
         counts: Mapping[str, int] | None = None,
@@ -107,12 +83,12 @@ class ResidualSystem:
     ) -> None:
         self.caller = _JetCall(approx)
         self.names = [name for name, _ in self.caller.named_parameters()]
-        self.problem, self.request, self.chunk_size, self.comm = problem, request, chunk_size, comm
-        labels = term_labels(batch)
-        counts = dict(labels) if counts is None else dict(counts)
-        self.blocks: list[_Block] = [self._interior_block(batch, weights, counts["pde"])]
-        for (label, _), (condition, where) in zip(labels[1:], batch.conditions):
-            self.blocks.append(self._condition_block(label, condition, where, weights, counts[label]))
+        self.comm = comm
+        if counts is not None:
+            terms = terms.with_counts(counts)
+        self.terms = terms.terms
+        self.chunks = terms.chunks(chunk_size)
+        self.scales = [(term_weight(weights, t.label) / t.count) ** 0.5 for t in self.terms]
 
     def parameters(self) -> Params:
         return {name: p.detach() for name, p in self.caller.named_parameters()}
@@ -122,110 +98,64 @@ class ResidualSystem:
             for name, p in self.caller.named_parameters():
                 p.copy_(params[name])
 
-    @staticmethod
-    def _weight(weights: Mapping[str, float], label: str) -> float:
-        return float(weights.get(label, weights.get(label.split("[")[0].rstrip("'"), 1.0)))
+    def residual(self, params: Params, term: AbstractTerm, rows: Mapping[str, Tensor] | None = None) -> Tensor:
+        """Unweighted residual rows of ``term`` (at ``rows``, default its own) with parameters ``params``:
+        ``(n_rows, m)``."""
+        return residual_rows(term, _FunctionalSource(self.caller, params), rows)
 
-    def _interior_block(self, batch: CollocationBatch, weights: Mapping[str, float], n: int) -> _Block:
-        problem, request, caller = self.problem, self.request, self.caller
-        dims = request.laplacian_dims
-        data = {"points": batch.interior}
-        if batch.interior_constraint is not None:
-            b, g = batch.interior_constraint
-            data |= {"b_" + k: v for k, v in _rows_of(b).items()} | {"g_" + k: v for k, v in _rows_of(g).items()}
-
-        def fn(params: Params, rows: dict[str, Tensor]) -> Tensor:
-            p = rows["points"]
-            constraint = None
-            if "b_value" in rows:
-                constraint = (_jet_from(rows, "b_", dims), _jet_from(rows, "g_", dims))
-            jet = functional_call(caller, params, (p, request, constraint))
-            return problem.residual(Fields(jet, p, problem.coords)).reshape(len(p), -1)
-
-        return _Block("pde", fn, data, (self._weight(weights, "pde") / n) ** 0.5, n)
-
-    def _condition_block(
-        self, label: str, condition: AbstractCondition, where: ConditionPoints, weights: Mapping[str, float], n: int
-    ) -> _Block:
-        problem, caller = self.problem, self.caller
-        request = JetRequest(level=condition.order)
-        data = {"points": where.points}
-        if where.normals is not None:
-            data["normals"] = where.normals
-        if where.partners is not None:
-            data["partners"] = where.partners
-
-        def fields_at(params: Params, p: Tensor) -> Fields:
-            return Fields(functional_call(caller, params, (p, request, None)), p, problem.coords)
-
-        def fn(params: Params, rows: dict[str, Tensor]) -> Tensor:
-            p = rows["points"]
-            if isinstance(condition, Periodic):
-                residual = condition.periodic_residual(fields_at(params, p), fields_at(params, rows["partners"]))
-            else:
-                residual = condition.residual(fields_at(params, p), ConditionPoints(p, rows.get("normals")))
-            return residual.reshape(len(p), -1)
-
-        return _Block(label, fn, data, (self._weight(weights, label) / n) ** 0.5, n)
-
-    def _sums(self, sums: Tensor, labels: list[str]) -> tuple[float, dict[str, float]]:
-        """Loss and terms from per-block sums of squared (unweighted) residuals, summed over the ranks."""
+    def _sums(self, sums: Tensor) -> tuple[float, dict[str, float]]:
+        """Loss and terms from per-term sums of squared (unweighted) residuals, summed over the ranks."""
         self.comm.sum_(sums)
-        terms = {label: float(s) / block.n_points for label, s, block in zip(labels, sums.tolist(), self.blocks)}
-        loss = sum(float(s) * block.scale**2 for s, block in zip(sums.tolist(), self.blocks))
+        terms = {t.label: float(s) / t.count for t, s in zip(self.terms, sums.tolist())}
+        loss = sum(float(s) * scale**2 for s, scale in zip(sums.tolist(), self.scales))
         return loss, terms
 
     def loss(self, params: Params) -> tuple[float, dict[str, float]]:
         """The weighted loss ``||r||^2`` and each term's unweighted mean square (over all ranks)."""
-        sums = torch.zeros(len(self.blocks), dtype=torch.float64)
+        sums = torch.zeros(len(self.terms), dtype=torch.float64)
         with torch.no_grad():
-            for i, block in enumerate(self.blocks):
-                for rows in block.chunks(self.chunk_size):
-                    sums[i] += float(block.fn(params, rows).square().sum())
-        return self._sums(sums, [b.label for b in self.blocks])
+            for chunk in self.chunks:
+                for i, term in enumerate(chunk.terms):
+                    sums[i] += float(self.residual(params, term).square().sum())
+        return self._sums(sums)
 
-    def jacobian(self, params: Params, rows: dict[str, Tensor], block: _Block) -> Tensor:
-        """Scaled ``d r / d theta`` of ``rows`` of ``block``: ``(n_rows * m, n_parameters)``, parameters flattened
-        in ``named_parameters`` order."""
-        n = len(rows["points"])
-        per_point = vmap(jacrev(_single_row(block.fn)), in_dims=(None, 0))(params, rows)  # (n, m, *shape)
+    def jacobian(self, params: Params, term: AbstractTerm, scale: float = 1.0) -> Tensor:
+        """``scale * d r / d theta`` at the rows of ``term``: ``(n_rows * m, n_parameters)``, parameters
+        flattened in ``named_parameters`` order."""
+        n = term.n_rows
+
+        def one_row(p: Params, row: dict[str, Tensor]) -> Tensor:
+            return self.residual(p, term, {k: v.unsqueeze(0) for k, v in row.items()}).reshape(-1)
+
+        per_point = vmap(jacrev(one_row), in_dims=(None, 0))(params, term.rows)  # (n, m, *shape)
         flat = [per_point[name].reshape(n, -1, params[name].numel()) for name in self.names]
-        return torch.cat(flat, dim=2).reshape(-1, sum(t.shape[2] for t in flat)) * block.scale
+        return torch.cat(flat, dim=2).reshape(-1, sum(t.shape[2] for t in flat)) * scale
 
     def normal_equations(self, params: Params) -> tuple[Tensor, Tensor, float, dict[str, float]]:
         """``(J^T J, J^T r, loss, terms)`` summed chunk by chunk and over the ranks.
 
-        Memory: ``n_parameters^2`` plus one chunk's Jacobian, whatever the number of points.
+        Memory: ``n_parameters^2`` plus one chunk's Jacobian, whatever the number of rows.
         """
         n_params = sum(p.numel() for p in params.values())
         reference = next(iter(params.values()))
         normal = torch.zeros(n_params, n_params, dtype=reference.dtype, device=reference.device)
         gradient = torch.zeros(n_params, dtype=reference.dtype, device=reference.device)
-        sums = torch.zeros(len(self.blocks), dtype=torch.float64)
-        for i, block in enumerate(self.blocks):
-            for rows in block.chunks(self.chunk_size):
-                if len(rows["points"]) == 0:
+        sums = torch.zeros(len(self.terms), dtype=torch.float64)
+        for chunk in self.chunks:
+            for i, term in enumerate(chunk.terms):
+                if term.n_rows == 0:
                     continue
                 with torch.no_grad():
-                    r = block.fn(params, rows).reshape(-1)
+                    r = self.residual(params, term).reshape(-1)
                 sums[i] += float(r.square().sum())
-                jac = self.jacobian(params, rows, block)
+                jac = self.jacobian(params, term, self.scales[i])
                 normal.addmm_(jac.T, jac)
-                gradient.addmv_(jac.T, r * block.scale)
+                gradient.addmv_(jac.T, r * self.scales[i])
         if self.comm.world_size > 1:
             self.comm.sum_(normal)
             self.comm.sum_(gradient)
-        loss, terms = self._sums(sums, [b.label for b in self.blocks])
+        loss, terms = self._sums(sums)
         return normal, gradient, loss, terms
-
-
-def _single_row(fn: Callable[[Params, dict[str, Tensor]], Tensor]) -> Callable[[Params, dict[str, Tensor]], Tensor]:
-    """The residuals of one row (data without the leading axis), for per-point Jacobians under ``vmap``."""
-
-    def one(params: Params, row: dict[str, Tensor]) -> Tensor:
-        return fn(params, {k: v.unsqueeze(0) for k, v in row.items()}).reshape(-1)
-
-    return one
 
 
 @dataclass

@@ -17,7 +17,6 @@ The concrete geometries live in their own modules and are re-exported here, so a
 
 from __future__ import annotations
 
-import importlib
 import math
 import numbers
 from abc import ABC, abstractmethod
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from .._lazy import lazy_exports
 from .sampling import AbstractSampler, make_sampler
 
 if TYPE_CHECKING:
@@ -63,10 +63,7 @@ _ELSEWHERE = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _ELSEWHERE:
-        return getattr(importlib.import_module(_ELSEWHERE[name], __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, _ = lazy_exports(__name__, _ELSEWHERE, globals())
 
 
 Tensor = torch.Tensor

@@ -1,80 +1,26 @@
-"""The training loss of a stage evaluated in chunks of points and (optionally) summed over processes.
+"""The training loss of a stage for L-BFGS/Adam, evaluated in chunks of rows and (optionally) summed over processes.
 
-Memory of a loss evaluation grows with the number of points it sees at once, so a large collocation set is cut
-into chunks of at most ``chunk_size`` points per point set: each chunk adds ``sum(residual^2) / n_total`` of every
-term (and its parameter gradient) to the total. The result equals the one-piece evaluation up to rounding, while
-memory stays that of one chunk. Under ``torch.distributed`` every rank holds a shard of the points and the parts
-are summed across ranks (:mod:`kanpde.pde.distributed`), so all ranks see the same loss and gradient.
+Memory of a loss evaluation grows with the number of rows it sees at once, so the terms are cut into chunks of at
+most ``chunk_size`` rows per term (:meth:`~kanpde.pde.residuals.ResidualTerms.chunks`): each chunk adds
+``sum(|r|^2) / N`` of every term (and its parameter gradient) to the total. The result equals the one-piece
+evaluation up to rounding, while memory stays that of one chunk. Under ``torch.distributed`` every rank holds a
+shard of the rows and the parts are summed across ranks (:mod:`kanpde.pde.distributed`), so all ranks see the same
+loss and gradient.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import torch
 from torch import Tensor
 
 from .approximation import Approximation
-from .conditions import ConditionPoints
 from .distributed import SINGLE, Communicator
-from .fields import FieldJet, JetRequest
-from .loss import CollocationBatch, compute_losses, term_labels, total_loss
-from .problem import Problem
+from .loss import mean_squares, total_loss
+from .residuals import DEFAULT_CHUNK_SIZE, ResidualTerms, approximation_source
 
-__all__ = ["split_batch", "shard_batch", "n_chunks", "whole_batch_counts", "LossObjective", "DEFAULT_CHUNK_SIZE"]
-
-DEFAULT_CHUNK_SIZE = 65_536
-"""Points per chunk: about 1 GB of autograd memory for a [2, 10, 1] KAN with a Laplacian jet (float64)."""
-
-
-def _split_jet(jet: FieldJet, n_parts: int) -> list[FieldJet]:
-    parts = {
-        name: None if value is None else torch.tensor_split(value, n_parts)
-        for name, value in (("value", jet.value), ("grad", jet.grad), ("lap", jet.lap), ("hess", jet.hess))
-    }
-    return [
-        FieldJet(*(None if parts[k] is None else parts[k][i] for k in ("value", "grad", "lap", "hess")),
-                 jet.laplacian_dims)  # type: ignore[misc]
-        for i in range(n_parts)
-    ]  # fmt: skip
-
-
-def _split_points(where: ConditionPoints, n_parts: int) -> list[ConditionPoints]:
-    def split(t: Tensor | None) -> list[Tensor | None]:
-        return [None] * n_parts if t is None else list(torch.tensor_split(t, n_parts))
-
-    rows = zip(split(where.points), split(where.normals), split(where.partners))
-    return [ConditionPoints(p, n, q) for p, n, q in rows]  # type: ignore[arg-type]
-
-
-def split_batch(batch: CollocationBatch, n_parts: int) -> list[CollocationBatch]:
-    """``batch`` cut into ``n_parts`` batches: every point set in contiguous parts (sizes differ by at most 1)."""
-    if n_parts == 1:
-        return [batch]
-    interiors = torch.tensor_split(batch.interior, n_parts)
-    constraints: list[tuple[FieldJet, FieldJet] | None] = [None] * n_parts
-    if batch.interior_constraint is not None:
-        b, g = batch.interior_constraint
-        constraints = list(zip(_split_jet(b, n_parts), _split_jet(g, n_parts)))  # type: ignore[arg-type]
-    conditions = [(c, _split_points(w, n_parts)) for c, w in batch.conditions]
-    return [
-        CollocationBatch(interiors[i], [(c, parts[i]) for c, parts in conditions], constraints[i])
-        for i in range(n_parts)
-    ]
-
-
-def shard_batch(batch: CollocationBatch, comm: Communicator) -> CollocationBatch:
-    """This rank's shard of ``batch`` (the whole batch in a single process)."""
-    if comm.world_size == 1:
-        return batch
-    return split_batch(batch, comm.world_size)[comm.rank]
-
-
-def n_chunks(batch: CollocationBatch, chunk_size: int) -> int:
-    """Chunks needed so that no point set of ``batch`` has more than ``chunk_size`` points in one chunk."""
-    largest = max([len(batch.interior)] + [len(w.points) for _, w in batch.conditions])
-    return max(1, math.ceil(largest / chunk_size))
+__all__ = ["LossObjective"]
 
 
 class LossObjective:
@@ -82,12 +28,10 @@ class LossObjective:
 
     Args:
         approx: the trial function (its parameters receive ``.grad``).
-        problem: the problem.
-        batch: this rank's points (:func:`shard_batch` of the stage's batch).
-        request: derivatives the PDE residual needs.
-        weights: loss weights by term.
-        counts: points of each term over all ranks (``term_labels`` of the whole batch).
-        chunk_size: most points of one point set evaluated at once.
+        terms: this rank's terms (:meth:`~kanpde.pde.residuals.ResidualTerms.shard` of the stage's terms).
+        weights: loss weights by term label or kind (default 1).
+        counts: rows of each term over all ranks (default: the counts ``terms`` carry).
+        chunk_size: most rows of one term evaluated at once.
         comm: the ranks (single process by default).
         compile: evaluate the terms through ``torch.compile`` (measured 1.4-1.8x faster per evaluation on CPU
             after a compilation of about a minute per stage; worth it for long L-BFGS/Adam stages only).
@@ -96,26 +40,26 @@ class LossObjective:
     def __init__(
         self,
         approx: Approximation,
-        problem: Problem,
-        batch: CollocationBatch,
-        request: JetRequest,
+        terms: ResidualTerms,
         weights: Mapping[str, float],
         *,
-        counts: Mapping[str, int],
+        counts: Mapping[str, int] | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         comm: Communicator = SINGLE,
         compile: bool = False,
     ) -> None:
-        self.approx, self.problem, self.request, self.weights, self.comm = approx, problem, request, weights, comm
-        self.counts = dict(counts)
-        self.chunks = split_batch(batch, n_chunks(batch, chunk_size))
-        # One piece in one process: the plain means (bitwise what compute_losses gives).
+        self.approx, self.weights, self.comm = approx, weights, comm
+        if counts is not None:
+            terms = terms.with_counts(counts)
+        self.counts = terms.counts()
+        self.chunks = terms.chunks(chunk_size)
+        # One piece in one process: the plain means (bitwise what the one-piece evaluation gives).
         self.whole = len(self.chunks) == 1 and comm.world_size == 1
         self.params = [p for p in approx.parameters() if p.requires_grad]
-        denominators = None if self.whole else self.counts
+        source, part = approximation_source(approx), not self.whole
 
-        def terms_of(chunk: CollocationBatch) -> dict[str, Tensor]:
-            return compute_losses(self.approx, self.problem, chunk, self.request, denominators)
+        def terms_of(chunk: ResidualTerms) -> dict[str, Tensor]:
+            return mean_squares(chunk, source, part=part)
 
         self._terms = torch.compile(terms_of) if compile else terms_of
 
@@ -174,8 +118,3 @@ class LossObjective:
             grads.append(p.grad)
         totals = self._reduce(totals, grads)
         return torch.tensor(self.loss(totals), dtype=loss_value.dtype, device=loss_value.device), totals
-
-
-def whole_batch_counts(batch: CollocationBatch) -> dict[str, int]:
-    """Points of each term of ``batch`` (call it on the whole batch, before sharding)."""
-    return dict(term_labels(batch))

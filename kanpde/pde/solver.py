@@ -28,11 +28,11 @@ from .conditions import Dirichlet, Initial
 from .distributed import SINGLE, communicator
 from .fields import probe
 from .gauss_newton import LMState, ResidualSystem, levenberg_marquardt_step
-from .loss import CollocationBatch, pde_residual
 from .memory import check_memory, kan_parameters, stage_bytes
-from .objective import DEFAULT_CHUNK_SIZE, LossObjective, shard_batch, whole_batch_counts
+from .objective import LossObjective
 from .problem import Problem
 from .refinement import AutoSchedule
+from .residuals import DEFAULT_CHUNK_SIZE, CollocationBatch, ResidualTerms, collocation_terms, pde_residual
 from .result import Result, StageRecord, StepRecord
 from .sampling import make_sampler, resample_by_residual
 from .spacetime import SpaceTime
@@ -425,7 +425,8 @@ class Solver:
 
     def _batch_loss(self, batch: CollocationBatch) -> float:
         """The weighted loss of the current network on ``batch`` (no gradient)."""
-        objective = self._objective(shard_batch(batch, self.comm), whole_batch_counts(batch), self.weights)
+        terms = collocation_terms(self.problem, batch, self.request)
+        objective = self._objective(terms.shard(self.comm), terms.counts(), self.weights)
         return objective.loss(objective.terms())
 
     def solve(
@@ -602,8 +603,8 @@ class Solver:
     def _run_stage(
         self, stage: int, grid: int, batch: CollocationBatch, steps: int, start: float, bar: Any, rtol: float
     ) -> str | None:
-        counts = whole_batch_counts(batch)
-        shard = shard_batch(batch, self.comm)
+        terms = collocation_terms(self.problem, batch, self.request)
+        counts, shard = terms.counts(), terms.shard(self.comm)
         if self.adaptive_weights:
             self.weights = self._balanced_weights(shard, counts)
         for name in self.optimizers:
@@ -617,14 +618,14 @@ class Solver:
         return None
 
     def _objective(
-        self, shard: CollocationBatch, counts: dict[str, int], weights: Mapping[str, float], compile: bool = False
+        self, shard: ResidualTerms, counts: dict[str, int], weights: Mapping[str, float], compile: bool = False
     ) -> LossObjective:
         return LossObjective(
-            self.approximation, self.problem, shard, self.request, weights,
-            counts=counts, chunk_size=self.chunk_size, comm=self.comm, compile=compile,
+            self.approximation, shard, weights, counts=counts, chunk_size=self.chunk_size, comm=self.comm,
+            compile=compile,
         )  # fmt: skip
 
-    def _balanced_weights(self, shard: CollocationBatch, counts: dict[str, int]) -> dict[str, float]:
+    def _balanced_weights(self, shard: ResidualTerms, counts: dict[str, int]) -> dict[str, float]:
         """Condition weights that give every loss term the gradient norm of the PDE term."""
         norms = {}
         for name in counts:
@@ -641,7 +642,7 @@ class Solver:
         self,
         stage: int,
         grid: int,
-        shard: CollocationBatch,
+        shard: ResidualTerms,
         counts: dict[str, int],
         steps: int,
         start: float,
@@ -649,9 +650,8 @@ class Solver:
         rtol: float,
     ) -> str | None:
         system = ResidualSystem(
-            self.approximation, self.problem, shard, self.request, self.weights,
-            counts=counts, chunk_size=self.chunk_size, comm=self.comm,
-        )  # fmt: skip
+            self.approximation, shard, self.weights, counts=counts, chunk_size=self.chunk_size, comm=self.comm
+        )
         params, state = system.parameters(), LMState()
         losses: list[float] = []
         try:
@@ -681,7 +681,7 @@ class Solver:
         self,
         stage: int,
         grid: int,
-        shard: CollocationBatch,
+        shard: ResidualTerms,
         counts: dict[str, int],
         steps: int,
         start: float,

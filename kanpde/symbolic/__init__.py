@@ -15,12 +15,15 @@ from .extract import auto_symbolic as auto_symbolic
 from .fit import SymbolicFit as SymbolicFit
 from .fit import fit_edge as fit_edge
 from .fit import select as select
+from .library import BUILTINS as BUILTINS
 from .library import DEFAULT_LIBRARY as DEFAULT_LIBRARY
+from .library import Library as Library
 from .library import SymbolicFunction as SymbolicFunction
 from .library import function_names as function_names
 from .library import get_function as get_function
 from .library import register_function as register_function
 from .library import unregister_function as unregister_function
+from .library import using_library as using_library
 from .network import SymbolicLayer as SymbolicLayer
 from .network import SymbolicNetwork as SymbolicNetwork
 from .recover import Recovery as Recovery
@@ -37,7 +40,9 @@ from .verify import Verification as Verification
 from .verify import verify_formula as verify_formula
 
 __all__ = [
+    "BUILTINS",
     "DEFAULT_LIBRARY",
+    "Library",
     "EdgeReport",
     "Recovery",
     "RecoveryError",
@@ -62,5 +67,6 @@ __all__ = [
     "simplify_expression",
     "solution_formula",
     "unregister_function",
+    "using_library",
     "verify_formula",
 ]

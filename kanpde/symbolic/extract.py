@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .fit import MAX_DEGENERACY, SymbolicFit, fit_edge
-from .library import SymbolicFunction
+from .library import Library, SymbolicFunction, resolving_in_library
 from .network import SymbolicNetwork
 from .refit import RetrainMethod, retrain_lm
 from .report import SymbolicReport
@@ -32,7 +32,7 @@ LibrarySpec = Candidates | Mapping[Any, Candidates] | None
 
 def _edge_library(library: LibrarySpec, l: int, i: int, j: int) -> Candidates | None:
     """The candidates of edge ``(l, i, j)``: a mapping is looked up by ``(l, i, j)``, then by ``l`` (default: all)."""
-    if isinstance(library, Mapping):
+    if isinstance(library, Mapping) and not isinstance(library, Library):
         return library.get((l, i, j), library.get(l))
     return library
 
@@ -140,6 +140,7 @@ def _quick_retrain(network: SymbolicNetwork, x: Tensor, y: Tensor, retrain: dict
         network.retrain(x, y, **retrain)
 
 
+@resolving_in_library
 def auto_symbolic(
     model: KAN,
     x: Tensor | None = None,

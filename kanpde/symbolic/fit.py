@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy
 import torch
@@ -61,11 +61,12 @@ class SymbolicFit:
     complexity: float
     rmse: float
     degeneracy: float = 1.0
+    entry: SymbolicFunction | None = field(default=None, compare=False, repr=False)
 
     @property
     def function(self) -> SymbolicFunction:
-        """The library entry (looked up by name)."""
-        return get_function(self.name)
+        """The library entry: the one fitted (``entry``), else looked up by name in the current library."""
+        return self.entry if self.entry is not None else get_function(self.name)
 
     def __call__(self, x: Tensor) -> Tensor:
         """The fitted function at ``x`` (any shape)."""
@@ -275,7 +276,7 @@ def fit_candidate(
     a_, b_, c_, d_ = entry.canonical(*(float(v) for v in theta))
     r2 = r_squared(sse, ss_tot, scale)
     rmse = math.sqrt(sse / n)
-    return SymbolicFit(entry.name, a_, b_, c_, d_, r2, entry.complexity, rmse, degeneracy(entry, x, a_, b_))
+    return SymbolicFit(entry.name, a_, b_, c_, d_, r2, entry.complexity, rmse, degeneracy(entry, x, a_, b_), entry)
 
 
 def degeneracy(entry: SymbolicFunction, x: Tensor, a: float | Tensor, b: float | Tensor) -> float:

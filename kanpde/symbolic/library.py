@@ -2,24 +2,38 @@
 
 Each :class:`SymbolicFunction` pairs a torch function with its sympy counterpart, a complexity score (used to
 prefer simple formulas), the argument domain, and how the affine form ``c*f(a*x + b) + d`` is made unique for it
-(which of ``a``, ``b`` are fixed, its symmetry). The table below is the default library; users add entries with
-:func:`register_function`. Entries are looked up, and serialised, by name.
+(which of ``a``, ``b`` are fixed, its symmetry). A :class:`Library` is an immutable set of entries by name; the
+table below is the default one (:data:`BUILTINS`). A user extends a copy and passes it per call::
+
+    mine = BUILTINS.with_function("x^5", lambda u: u**5, lambda u: u**5, 3, a_mode="one")
+    fit_edge(x, y, library=mine)          # also auto_symbolic(..., library=mine), recover_formula, solver.symbolic
+
+Inside such a call, names resolve in that library (:func:`using_library`, a context variable: other threads and
+calls keep theirs); objects that outlive the call (fits, symbolic networks) keep the entries they use.
+:func:`register_function` (kept for compatibility) adds to a process-wide list instead.
 
 This is a data module: the table is exempt from the module size limit.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, ParamSpec, TypeVar
 
 import sympy
 import torch
 from torch import Tensor
 
 __all__ = [
+    "BUILTINS",
+    "Library",
+    "current_library",
+    "using_library",
     "SymbolicFunction",
     "DomainCheck",
     "register_function",
@@ -119,11 +133,11 @@ def _sympy_zero(u: sympy.Expr) -> sympy.Expr:
     return sympy.Integer(0)
 
 
-_REGISTRY: dict[str, SymbolicFunction] = {}
+_TABLE: dict[str, SymbolicFunction] = {}
 
 
 def _add(entry: SymbolicFunction) -> SymbolicFunction:
-    _REGISTRY[entry.name] = entry
+    _TABLE[entry.name] = entry
     return entry
 
 
@@ -154,7 +168,149 @@ _add(SymbolicFunction("arctan", torch.arctan, sympy.atan, 4, a_mode="positive", 
 # fmt: on
 
 #: Names of the built-in entries, in table order.
-DEFAULT_LIBRARY: tuple[str, ...] = tuple(_REGISTRY)
+DEFAULT_LIBRARY: tuple[str, ...] = tuple(_TABLE)
+
+
+def _entry(
+    name: str,
+    torch_fn: Callable[[Tensor], Tensor],
+    sympy_fn: Callable[[sympy.Expr], sympy.Expr],
+    complexity: float,
+    *,
+    domain: DomainCheck | None = None,
+    a_mode: AMode = "free",
+    b_mode: BMode = "free",
+    parity: Parity | None = None,
+    period: float | None = None,
+    antiperiod: float | None = None,
+) -> SymbolicFunction:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if not callable(torch_fn) or not callable(sympy_fn):
+        raise TypeError("torch_fn and sympy_fn must be callables of one argument")
+    if not isinstance(complexity, (int, float)) or complexity < 0:
+        raise ValueError(f"complexity must be a number >= 0, got {complexity!r}")
+    return SymbolicFunction(
+        name, torch_fn, sympy_fn, float(complexity), domain, a_mode, b_mode, parity, period, antiperiod
+    )
+
+
+class Library(Mapping[str, SymbolicFunction]):
+    """An immutable set of candidate functions by name (``"0"`` always included); extend it into a new one.
+
+    Args:
+        entries: the entries, in order (later ones replace earlier ones of the same name).
+
+    Example:
+        >>> import torch
+        >>> mine = BUILTINS.with_function("x^5", lambda u: u**5, lambda u: u**5, 3, a_mode="one")
+        >>> x = torch.linspace(-1, 1, 200, dtype=torch.float64)
+        >>> from kanpde.symbolic import fit_edge
+        >>> fit_edge(x, 2 * x**5 + 1, library=mine)[0].name, "x^5" in BUILTINS
+        ('x^5', False)
+    """
+
+    def __init__(self, entries: Iterable[SymbolicFunction] = ()) -> None:
+        table = {"0": _TABLE["0"]}
+        for entry in entries:
+            if not isinstance(entry, SymbolicFunction):
+                raise TypeError(f"a Library holds SymbolicFunction entries, got {type(entry).__name__}")
+            table[entry.name] = entry
+        self._entries = table
+
+    def __getitem__(self, name: str) -> SymbolicFunction:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise KeyError(f"no symbolic function named {name!r}; registered: {sorted(self._entries)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Library({list(self._entries)})"
+
+    def extended(self, *entries: SymbolicFunction, overwrite: bool = False) -> Library:
+        """A new library with ``entries`` added (a taken name is a ValueError unless ``overwrite``)."""
+        taken = [e.name for e in entries if e.name in self._entries]
+        if taken and not overwrite:
+            raise ValueError(f"a symbolic function named {taken[0]!r} exists; pass overwrite=True to replace it")
+        return Library([*self._entries.values(), *entries])
+
+    def with_function(
+        self,
+        name: str,
+        torch_fn: Callable[[Tensor], Tensor],
+        sympy_fn: Callable[[sympy.Expr], sympy.Expr],
+        complexity: float,
+        *,
+        overwrite: bool = False,
+        **options: object,
+    ) -> Library:
+        """A new library with one more entry; arguments as :func:`register_function`'s."""
+        entry = _entry(name, torch_fn, sympy_fn, complexity, **options)  # type: ignore[arg-type]
+        return self.extended(entry, overwrite=overwrite)
+
+    def without(self, *names: str) -> Library:
+        """A new library without ``names`` (``"0"`` stays)."""
+        for name in names:
+            self[name]  # noqa: B018 - an unknown name is a KeyError that lists the known ones
+        return Library(e for n, e in self._entries.items() if n not in names)
+
+
+#: The built-in library (immutable; extend a copy with :meth:`Library.with_function`).
+BUILTINS = Library(_TABLE.values())
+
+# Entries added by register_function (compatibility), and the library of the call in progress, per context.
+_REGISTERED: dict[str, SymbolicFunction] = {}
+_ACTIVE: contextvars.ContextVar[Library | None] = contextvars.ContextVar("kanpde_symbolic_library", default=None)
+
+
+def current_library() -> Library:
+    """The library names resolve in: the one a call is using (:func:`using_library`), else the built-ins plus
+    the entries of :func:`register_function`."""
+    active = _ACTIVE.get()
+    if active is not None:
+        return active
+    return BUILTINS.extended(*_REGISTERED.values(), overwrite=True) if _REGISTERED else BUILTINS
+
+
+@contextmanager
+def using_library(library: Library | Iterable[str | SymbolicFunction] | None) -> Iterator[Library]:
+    """Resolve names in ``library`` inside the block (this thread / context only); None keeps the current one.
+
+    A list of names and entries counts as the current library extended by its entries.
+    """
+    if library is None or (isinstance(library, Mapping) and not isinstance(library, Library)):  # per-edge specs
+        yield current_library()
+        return
+    if not isinstance(library, Library):
+        entries = [item for item in ([library] if isinstance(library, str) else library)
+                   if isinstance(item, SymbolicFunction)]  # fmt: skip
+        library = current_library().extended(*entries, overwrite=True)
+    token = _ACTIVE.set(library)
+    try:
+        yield library
+    finally:
+        _ACTIVE.reset(token)
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def resolving_in_library(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` with names resolving in its ``library=`` keyword argument (see :func:`using_library`)."""
+
+    @functools.wraps(fn)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with using_library(kwargs.get("library")):  # type: ignore[arg-type]
+            return fn(*args, **kwargs)
+
+    return call
 
 
 def register_function(
@@ -171,7 +327,10 @@ def register_function(
     antiperiod: float | None = None,
     overwrite: bool = False,
 ) -> SymbolicFunction:
-    """Add a candidate function to the registry, so every later fit (and every saved network) can use it by name.
+    """Add a candidate function to the process-wide list, so every later fit can use it by name.
+
+    Prefer a :class:`Library` passed per call (``BUILTINS.with_function(...)``): it changes nothing for other
+    callers. This function is kept for compatibility.
 
     Args:
         name: unique key.
@@ -201,18 +360,12 @@ def register_function(
         'x^5'
         >>> unregister_function("x^5")
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty string, got {name!r}")
-    if name in _REGISTRY and not overwrite:
+    entry = _entry(name, torch_fn, sympy_fn, complexity, domain=domain, a_mode=a_mode, b_mode=b_mode,
+                   parity=parity, period=period, antiperiod=antiperiod)  # fmt: skip
+    if (name in BUILTINS or name in _REGISTERED) and not overwrite:
         raise ValueError(f"a symbolic function named {name!r} exists; pass overwrite=True to replace it")
-    if not callable(torch_fn) or not callable(sympy_fn):
-        raise TypeError("torch_fn and sympy_fn must be callables of one argument")
-    if not isinstance(complexity, (int, float)) or complexity < 0:
-        raise ValueError(f"complexity must be a number >= 0, got {complexity!r}")
-    entry = SymbolicFunction(
-        name, torch_fn, sympy_fn, float(complexity), domain, a_mode, b_mode, parity, period, antiperiod
-    )
-    return _add(entry)
+    _REGISTERED[name] = entry
+    return entry
 
 
 def unregister_function(name: str) -> None:
@@ -223,39 +376,39 @@ def unregister_function(name: str) -> None:
         ValueError: a built-in entry (they cannot be removed; ``register_function(..., overwrite=True)`` replaces
             one).
     """
-    if name not in _REGISTRY:
-        raise KeyError(f"no symbolic function named {name!r}; registered: {sorted(_REGISTRY)}")
     if name in DEFAULT_LIBRARY:
         raise ValueError(f"{name!r} is a built-in entry and cannot be removed")
-    del _REGISTRY[name]
+    if name not in _REGISTERED:
+        raise KeyError(f"no symbolic function named {name!r}; registered: {sorted(current_library())}")
+    del _REGISTERED[name]
 
 
 def get_function(name: str) -> SymbolicFunction:
-    """The registered entry called ``name``.
+    """The entry called ``name`` in the :func:`current_library`.
 
     Raises:
-        KeyError: unknown name (the message lists the registered ones).
+        KeyError: unknown name (the message lists the known ones).
     """
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"no symbolic function named {name!r}; registered: {sorted(_REGISTRY)}") from None
+    return current_library()[name]
 
 
 def function_names() -> list[str]:
-    """Names of every registered entry (built-ins first, then user entries in registration order)."""
-    return list(_REGISTRY)
+    """Names of every entry of the :func:`current_library` (built-ins first, then added entries in order)."""
+    return list(current_library())
 
 
-def resolve_library(library: Iterable[str | SymbolicFunction] | None) -> list[SymbolicFunction]:
-    """Entries from names or entries (``None``: every registered entry). ``"0"`` is always included.
+def resolve_library(library: Library | Iterable[str | SymbolicFunction] | None) -> list[SymbolicFunction]:
+    """Entries from a :class:`Library`, or from names or entries (``None``: every entry of the
+    :func:`current_library`). ``"0"`` is always included.
 
     Raises:
         KeyError: an unknown name.
         ValueError: an empty library.
     """
     if library is None:
-        items: Sequence[str | SymbolicFunction] = list(_REGISTRY)
+        items: Sequence[str | SymbolicFunction] = list(current_library().values())
+    elif isinstance(library, Library):
+        items = list(library.values())
     elif isinstance(library, str):
         items = [library]
     else:
@@ -264,7 +417,7 @@ def resolve_library(library: Iterable[str | SymbolicFunction] | None) -> list[Sy
     if not entries:
         raise ValueError("library must name at least one function, e.g. library=['x', 'x^2', 'sin']")
     if all(entry.name != "0" for entry in entries):
-        entries.insert(0, _REGISTRY["0"])
+        entries.insert(0, _TABLE["0"])
     seen: dict[str, SymbolicFunction] = {}
     for entry in entries:
         seen.setdefault(entry.name, entry)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from ..pde.safe_expr import expression_text, parse_expression
 from . import refit
 from .fit import SymbolicFit, degeneracy
-from .library import get_function
+from .library import current_library
 from .report import EdgeReport, SymbolicReport
 from .simplify import rationalize_floats, simplify_expression
 
@@ -44,6 +44,7 @@ class SymbolicLayer(nn.Module):
     def __init__(self, functions: Sequence[Sequence[str]], *, dtype: torch.dtype = torch.float64) -> None:
         super().__init__()
         self.functions = [list(row) for row in functions]
+        self.library = current_library()  # the entries named here, also after the call that built the layer
         self.in_dim, self.out_dim = len(self.functions), len(self.functions[0])
         shape = (self.in_dim, self.out_dim)
         self.a = nn.Parameter(torch.ones(shape, dtype=dtype))
@@ -57,7 +58,7 @@ class SymbolicLayer(nn.Module):
         order = torch.tensor([k for idx in self.groups.values() for k in idx])
         self.register_buffer("inverse", torch.argsort(order), persistent=False)
         for i, j in self.edges():
-            entry = get_function(self.functions[i][j])
+            entry = self.library[self.functions[i][j]]
             if entry.a_mode in ("one", "sign") or entry.name == "0":
                 self.fix(0, i, j, sympy.Integer(1))
             if entry.b_mode == "zero" or entry.name == "0":
@@ -82,7 +83,7 @@ class SymbolicLayer(nn.Module):
         """Start edge ``(i, j)`` from a fit (constants that the fit's function fixes stay fixed)."""
         if self.functions[i][j] != fit.name:
             raise ValueError(f"edge ({i}, {j}) holds {self.functions[i][j]!r}, not {fit.name!r}")
-        if get_function(fit.name).a_mode == "sign":
+        if fit.function.a_mode == "sign":
             self.fix(0, i, j, sympy.Integer(1 if fit.a > 0 else -1))
         with torch.no_grad():
             for k, value in enumerate((fit.a, fit.b, fit.c, fit.d)):
@@ -95,7 +96,7 @@ class SymbolicLayer(nn.Module):
 
     def edge_expr(self, i: int, j: int, arg: sympy.Expr) -> sympy.Expr:
         a, b, c, d = (self.constant(k, i, j) for k in range(4))
-        return c * get_function(self.functions[i][j]).sympy_fn(a * arg + b) + d
+        return c * self.library[self.functions[i][j]].sympy_fn(a * arg + b) + d
 
     def _edge_values(self, u: Tensor, derivative: bool) -> tuple[Tensor, Tensor | None]:
         """``f_ij(u_ij)`` (and ``f_ij'(u_ij)`` by autograd), shapes ``(n_points, in_dim, out_dim)``."""
@@ -106,11 +107,11 @@ class SymbolicLayer(nn.Module):
             if derivative:
                 piece = piece.detach().requires_grad_(True)
                 with torch.enable_grad():
-                    value = get_function(name).torch_fn(piece)
+                    value = self.library[name].torch_fn(piece)
                     slopes.append(torch.autograd.grad(value.sum(), piece)[0] if value.requires_grad else value * 0)
                 value = value.detach()
             else:
-                value = get_function(name).torch_fn(piece)
+                value = self.library[name].torch_fn(piece)
             values.append(value)
         shape = (-1, self.in_dim, self.out_dim)
         phi = torch.cat(values, dim=1)[:, self.inverse].view(shape)
@@ -257,7 +258,7 @@ class SymbolicNetwork(nn.Module):
             for l, layer in enumerate(self.symbolic_layers()):
                 for i, j in layer.edges():
                     if float(layer.c[i, j]) != 0.0:
-                        entry = get_function(layer.functions[i][j])
+                        entry = layer.library[layer.functions[i][j]]
                         out[(l, i, j)] = degeneracy(entry, x[:, i], layer.a[i, j], layer.b[i, j])
                 x = layer(x)
         return out

@@ -40,7 +40,7 @@ import sympy
 import torch
 from torch import Tensor
 
-from .library import SymbolicFunction, get_function
+from .library import SymbolicFunction, get_function, resolving_in_library
 from .template import Add, Apply, Mul, Node, Template, least_squares
 from .terms import Builder, fit_composition, fit_terms, fit_transformed, span_terms
 
@@ -359,6 +359,7 @@ def _anchor(domain: _Domain, fn: Function, n_candidates: int = 256) -> tuple[Ten
     return points[int(values.abs().argmax())], scale
 
 
+@resolving_in_library
 def recover_formula(
     fn: Function,
     lower: Sequence[float],

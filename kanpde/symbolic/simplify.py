@@ -7,13 +7,11 @@ rewrite is tried and the result with the fewest operations (:func:`sympy.count_o
 
 from __future__ import annotations
 
+import ctypes
 import math
-import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import sympy
 
@@ -24,29 +22,62 @@ class Timeout(Exception):
     """Raised by :func:`time_limit` when the time is up."""
 
 
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise :class:`Timeout` after ``seconds`` (SIGALRM: main thread on Unix only; elsewhere no limit). Nests: an
-    enclosing limit keeps counting and still fires."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable or seconds <= 0:
-        yield
-        return
+_SET_ASYNC_EXC = getattr(getattr(ctypes, "pythonapi", None), "PyThreadState_SetAsyncExc", None)
 
-    def handler(signum: int, frame: Any) -> None:
-        raise Timeout
 
-    outer = signal.getitimer(signal.ITIMER_REAL)[0]
-    start = time.monotonic()
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer > 0 else seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer > 0:  # the enclosing limit goes on (fires at once when it has passed)
-            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-6))
+class time_limit:  # noqa: N801 - used like a function: `with time_limit(5):`
+    """Raise :class:`Timeout` in the calling thread when its ``with`` block runs longer than ``seconds``.
+
+    A watchdog thread interrupts the block between two Python bytecodes (``PyThreadState_SetAsyncExc``), so the
+    limit works in any thread, on any OS, beside other users of signals and alarms; a long call into C code is
+    interrupted when it returns. A block that catches the :class:`Timeout` (sympy catches broadly in places)
+    runs on and raises one when it ends. Limits nest, each with its own watchdog. ``seconds <= 0``, or a Python
+    without ``ctypes.pythonapi`` (not CPython), sets no limit.
+
+    Example:
+        >>> with time_limit(5):
+        ...     total = sum(range(10))
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = float(seconds)
+        self._lock = threading.Lock()
+        self._active = self._fired = False
+        self._watchdog: threading.Timer | None = None
+        self._thread = ctypes.c_ulong(0)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._active:
+                self._fired = True
+                _SET_ASYNC_EXC(self._thread, ctypes.py_object(Timeout))  # type: ignore[misc]
+
+    def _stop(self) -> None:
+        with self._lock:
+            self._active = False
+        if self._fired:  # raised already, or still pending: a pending one must not escape the block
+            _SET_ASYNC_EXC(self._thread, None)  # type: ignore[misc]
+
+    def __enter__(self) -> time_limit:
+        if self.seconds > 0 and _SET_ASYNC_EXC is not None:
+            self._thread = ctypes.c_ulong(threading.get_ident())
+            self._active = True
+            self._watchdog = threading.Timer(self.seconds, self._fire)
+            self._watchdog.daemon = True
+            self._watchdog.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> Literal[False]:
+        if self._watchdog is None:
+            return False
+        try:
+            self._stop()
+        except Timeout:  # the pending one landed during the first stop: it is consumed now
+            self._stop()
+        self._watchdog.cancel()
+        if kind is None and self._fired:  # the block caught our Timeout and ran on
+            raise Timeout
+        return False
 
 
 def rationalize_floats(expr: sympy.Expr, *, rtol: float = 1e-10, max_denominator: int = 100) -> sympy.Expr:
@@ -87,9 +118,10 @@ def simplify_expression(expr: sympy.Expr, *, seconds: float = 5.0) -> sympy.Expr
     """The shortest of ``expr`` and its rewrites by ``simplify``, ``expand``, ``trigsimp``, ``fu``,
     ``expand_trig`` + ``simplify`` and ``expand`` + ``factor`` (by :func:`sympy.count_ops`).
 
-    A rewrite that raises (sympy does on some float-heavy expressions), or takes longer than ``seconds`` (on
-    the main thread on Unix; ``factor`` of a polynomial with large rational coefficients can take minutes), is
-    skipped. Expressions that still hold floating-point constants (unsnapped ones) only get ``expand``: on them
+    A rewrite that raises (sympy does on some float-heavy expressions), or takes longer than ``seconds``
+    (:func:`time_limit`, in any thread; ``factor`` of a polynomial with large rational coefficients can take
+    minutes), is skipped. Expressions that still hold floating-point constants (unsnapped ones) only get
+    ``expand``: on them
     ``simplify`` and ``fu`` take seconds to minutes and gain nothing exact.
 
     Example:

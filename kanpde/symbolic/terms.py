@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from .fit import SymbolicFit, _grid, _valid, fit_edge
-from .library import SymbolicFunction, get_function, resolve_library
+from .library import SymbolicFunction, get_function, resolve_library, resolving_in_library
 from .template import Add, Apply, Mul, Node, Param, Template, levenberg_marquardt
 
 __all__ = ["Builder", "fit_terms", "fit_composition", "fit_transformed", "span_terms"]
@@ -85,6 +85,7 @@ def _novelty(x: Tensor, terms: list[Term], new: SymbolicFit) -> float:
     return float(rest.norm() / centred.norm().clamp(min=1e-300))
 
 
+@resolving_in_library
 def fit_terms(
     x: Tensor,
     y: Tensor,
@@ -214,6 +215,7 @@ def _best_in_span(
     return best
 
 
+@resolving_in_library
 def span_terms(
     x: Tensor,
     vectors: Tensor,
@@ -266,6 +268,7 @@ def span_terms(
     return found
 
 
+@resolving_in_library
 def fit_composition(
     x: Tensor, y: Tensor, *, library: Iterable[str | SymbolicFunction] | None = None, seeds: Iterable[int] = (0, 1, 2)
 ) -> tuple[list[tuple[str, float, float, float, float]], float]:
@@ -306,6 +309,7 @@ def fit_composition(
     return best
 
 
+@resolving_in_library
 def fit_transformed(
     x: Tensor, y: Tensor, *, library: Iterable[str | SymbolicFunction] | None = None
 ) -> tuple[list[tuple[str, float, float, float, float]], float]:

@@ -168,7 +168,7 @@ class Verification:
 
 
 def simplifies_to_zero(expr: sympy.Expr, *, seconds: float = 60.0) -> bool | None:
-    """``sympy.simplify(expr) == 0``, or None when that takes longer than ``seconds`` (limit: main thread on Unix).
+    """``sympy.simplify(expr) == 0``, or None when that takes longer than ``seconds`` (any thread).
 
     Example:
         >>> x = sympy.Symbol("x")

@@ -49,7 +49,7 @@ def test_1d_fields_attributes_and_history(tmp_path: Path, poisson_1d) -> None:
 
 
 def test_residual_matches_the_loss_residual(tmp_path: Path, poisson_1d) -> None:
-    from kanpde.pde.loss import pde_residual
+    from kanpde.pde.residuals import pde_residual
 
     solver, _ = poisson_1d
     h5_path, _ = export_hdf5(solver, tmp_path / "u.h5", resolution=7)

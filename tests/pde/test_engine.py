@@ -10,7 +10,7 @@ import torch
 import kanpde as kp
 from kanpde.pde.approximation import Approximation, function_jet
 from kanpde.pde.fields import FieldJet, Fields, JetRequest, probe
-from kanpde.pde.loss import pde_residual
+from kanpde.pde.residuals import pde_residual
 
 F64 = torch.float64
 

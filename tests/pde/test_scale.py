@@ -15,7 +15,8 @@ import torch
 
 import kanpde as kp
 from kanpde.pde.gauss_newton import ResidualSystem
-from kanpde.pde.objective import LossObjective, split_batch, whole_batch_counts
+from kanpde.pde.objective import LossObjective
+from kanpde.pde.residuals import ConditionTerm, collocation_terms
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,22 +44,23 @@ def _gradient(objective: LossObjective) -> tuple[float, dict[str, float], torch.
     return float(loss), terms, torch.cat([p.grad.reshape(-1) for p in objective.params])
 
 
-def test_split_batch_keeps_every_point_once(stage) -> None:
-    _, batch = stage
-    parts = split_batch(batch, 4)
-    assert torch.equal(torch.cat([p.interior for p in parts]), batch.interior)
-    for i, (condition, where) in enumerate(batch.conditions):
-        assert all(p.conditions[i][0] is condition for p in parts)
-        assert torch.equal(torch.cat([p.conditions[i][1].points for p in parts]), where.points)
+def test_split_terms_keeps_every_row_once(stage) -> None:
+    solver, batch = stage
+    terms = collocation_terms(solver.problem, batch, solver.request)
+    parts = terms.split(4)
+    assert torch.equal(torch.cat([p.terms[0].rows["points"] for p in parts]), batch.interior)
+    for i, (condition, where) in enumerate(batch.conditions, start=1):
+        assert all(isinstance(p.terms[i], ConditionTerm) and p.terms[i].condition is condition for p in parts)
+        assert torch.equal(torch.cat([p.terms[i].rows["points"] for p in parts]), where.points)
+        assert torch.equal(torch.cat([p.terms[i].rows["normals"] for p in parts]), where.normals)
+        assert all(p.counts() == terms.counts() for p in parts)  # a part still divides by the whole's rows
 
 
 def test_chunked_loss_and_gradient_equal_the_whole(stage) -> None:
     solver, batch = stage
-    counts = whole_batch_counts(batch)
+    terms = collocation_terms(solver.problem, batch, solver.request)
     weights = {"pde": 1.0, "neumann[ymax]": 3.0}
-    make = lambda size: LossObjective(  # noqa: E731
-        solver.approximation, solver.problem, batch, solver.request, weights, counts=counts, chunk_size=size
-    )
+    make = lambda size: LossObjective(solver.approximation, terms, weights, chunk_size=size)  # noqa: E731
     whole_loss, whole_terms, whole_grad = _gradient(make(10_000))
     chunked = make(37)
     assert len(chunked.chunks) == 9
@@ -72,9 +74,8 @@ def test_chunked_loss_and_gradient_equal_the_whole(stage) -> None:
 
 def test_chunked_normal_equations_equal_the_whole(stage) -> None:
     solver, batch = stage
-    make = lambda size: ResidualSystem(  # noqa: E731
-        solver.approximation, solver.problem, batch, solver.request, {}, chunk_size=size
-    )
+    terms = collocation_terms(solver.problem, batch, solver.request)
+    make = lambda size: ResidualSystem(solver.approximation, terms, {}, chunk_size=size)  # noqa: E731
     whole, chunked = make(10_000), make(50)
     params = whole.parameters()
     normal, gradient, loss, terms = whole.normal_equations(params)

@@ -111,3 +111,30 @@ def test_resolve_library_always_offers_zero_and_accepts_entries() -> None:
     assert [e.name for e in resolve_library(None)] == function_names()
     with pytest.raises(ValueError, match="at least one"):
         resolve_library([])
+
+
+def test_a_library_is_extended_per_call_without_changing_anyone_else() -> None:
+    from kanpde.symbolic import BUILTINS, Library, auto_symbolic
+
+    mine = BUILTINS.with_function("x^5", lambda u: u**5, lambda u: u**5, 3, a_mode="one")
+    assert isinstance(mine, Library) and "x^5" in mine and "x^5" not in BUILTINS  # a new object
+    assert "x^5" not in function_names()  # nothing process-wide changed
+    x = torch.linspace(-1, 1, 200, dtype=torch.float64)
+    best = fit_edge(x, 2 * (x - 0.1) ** 5 + 1, library=mine)[0]
+    assert best.name == "x^5" and best.function is mine["x^5"]
+    torch.testing.assert_close(best(x), 2 * (x - 0.1) ** 5 + 1, rtol=1e-6, atol=1e-6)
+    with pytest.raises(KeyError, match="x\\^5"):
+        fit_edge(x, x**5, library=["x^5"])  # outside the call, the name means nothing
+    # a symbolic network built with the library keeps its entries after the call
+    import kanpde as kp
+
+    points = x[:, None]
+    model = kp.KAN([1, 1], grid=5, k=3, seed=0, dtype=torch.float64)
+    model.fit(points, points**5, steps=30, progress=False)
+    network = auto_symbolic(model, points, points**5, library=mine.without("x^4", "x^3"))
+    assert sympy.simplify(network.formula() - sympy.Symbol("x") ** 5) == 0
+    torch.testing.assert_close(network(points), points**5, rtol=1e-8, atol=1e-8)
+    with pytest.raises(ValueError, match="overwrite"):
+        mine.with_function("x^5", torch.sin, sympy.sin, 1)
+    with pytest.raises(ValueError, match="complexity"):
+        BUILTINS.with_function("bad", torch.sin, sympy.sin, -1)
