@@ -39,15 +39,13 @@ Example:
 from __future__ import annotations
 
 import ast
-import contextlib
 import math
 import numbers
-import signal
-import threading
-import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
 import sympy
+
+from .._timeout import Timeout, time_limit
 
 __all__ = [
     "CONSTANTS",
@@ -182,10 +180,13 @@ def parse_expression(
             "** or ^ is a power, multiplication needs *"
         ) from None
     builder = _Builder(symbols, functions, unknown_names)
+    limit = time_limit(MAX_SECONDS)
     try:
-        with _deadline(MAX_SECONDS):
+        with limit:
             return builder.build(tree.body, 0)
-    except _TimeUp:
+    except Timeout:
+        if not limit.fired or limit.enclosing_fired:  # an enclosing limit ran out: its owner handles it
+            raise
         raise ValueError(
             f"{what}: building {shown} took longer than {MAX_SECONDS:g} s; simplify the expression"
         ) from None
@@ -243,36 +244,6 @@ def _bracket_depth(text: str) -> int:
         elif char in ")]}":
             depth -= 1
     return deepest
-
-
-class _TimeUp(Exception):
-    """Raised by the timer of :func:`_deadline`."""
-
-
-@contextlib.contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
-    """Raise :class:`_TimeUp` after ``seconds`` (SIGALRM: main thread on Unix only; elsewhere no limit). An enclosing
-    timer (e.g. of the symbolic tools) keeps counting and still fires."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if 0 < outer <= seconds and callable(previous):  # the enclosing timer's time is up: its handler raises
-            previous(signum, frame)
-        raise _TimeUp
-
-    outer = signal.getitimer(signal.ITIMER_REAL)[0]
-    start = time.monotonic()
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer > 0 else seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer > 0:
-            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-6))
 
 
 class _Builder:

@@ -7,77 +7,14 @@ rewrite is tried and the result with the fewest operations (:func:`sympy.count_o
 
 from __future__ import annotations
 
-import ctypes
 import math
-import threading
 from collections.abc import Callable
-from typing import Any, Literal
 
 import sympy
 
+from .._timeout import Timeout, time_limit
+
 __all__ = ["simplify_expression", "rationalize_floats", "time_limit", "Timeout"]
-
-
-class Timeout(Exception):
-    """Raised by :func:`time_limit` when the time is up."""
-
-
-_SET_ASYNC_EXC = getattr(getattr(ctypes, "pythonapi", None), "PyThreadState_SetAsyncExc", None)
-
-
-class time_limit:  # noqa: N801 - used like a function: `with time_limit(5):`
-    """Raise :class:`Timeout` in the calling thread when its ``with`` block runs longer than ``seconds``.
-
-    A watchdog thread interrupts the block between two Python bytecodes (``PyThreadState_SetAsyncExc``), so the
-    limit works in any thread, on any OS, beside other users of signals and alarms; a long call into C code is
-    interrupted when it returns. A block that catches the :class:`Timeout` (sympy catches broadly in places)
-    runs on and raises one when it ends. Limits nest, each with its own watchdog. ``seconds <= 0``, or a Python
-    without ``ctypes.pythonapi`` (not CPython), sets no limit.
-
-    Example:
-        >>> with time_limit(5):
-        ...     total = sum(range(10))
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = float(seconds)
-        self._lock = threading.Lock()
-        self._active = self._fired = False
-        self._watchdog: threading.Timer | None = None
-        self._thread = ctypes.c_ulong(0)
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._active:
-                self._fired = True
-                _SET_ASYNC_EXC(self._thread, ctypes.py_object(Timeout))  # type: ignore[misc]
-
-    def _stop(self) -> None:
-        with self._lock:
-            self._active = False
-        if self._fired:  # raised already, or still pending: a pending one must not escape the block
-            _SET_ASYNC_EXC(self._thread, None)  # type: ignore[misc]
-
-    def __enter__(self) -> time_limit:
-        if self.seconds > 0 and _SET_ASYNC_EXC is not None:
-            self._thread = ctypes.c_ulong(threading.get_ident())
-            self._active = True
-            self._watchdog = threading.Timer(self.seconds, self._fire)
-            self._watchdog.daemon = True
-            self._watchdog.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> Literal[False]:
-        if self._watchdog is None:
-            return False
-        try:
-            self._stop()
-        except Timeout:  # the pending one landed during the first stop: it is consumed now
-            self._stop()
-        self._watchdog.cancel()
-        if kind is None and self._fired:  # the block caught our Timeout and ran on
-            raise Timeout
-        return False
 
 
 def rationalize_floats(expr: sympy.Expr, *, rtol: float = 1e-10, max_denominator: int = 100) -> sympy.Expr:
