@@ -188,7 +188,7 @@ def test_refined_layer_on_non_uniform_knots_is_the_same_function(
         layer.grid.copy_(torch.cat([torch.zeros(shape[0], 1, dtype=F64), gaps.cumsum(1)], 1) - 1.0)
         layer.coef.normal_(generator=generator)
     layer.grid_is_uniform = False
-    fine = refined_layer(layer, factor * grid_size)  # subdivides every interval: the old knots stay
+    fine, _ = refined_layer(layer, factor * grid_size)  # subdivides every interval: the old knots stay
     assert fine.grid_size == factor * grid_size
     lo, hi = layer.grid_range[:, 0], layer.grid_range[:, 1]
     x = lo + (hi - lo) * torch.rand(100, shape[0], generator=generator, dtype=F64)

@@ -122,7 +122,7 @@ def test_building_time_is_limited(monkeypatch: pytest.MonkeyPatch) -> None:
     start = time.perf_counter()
     with pytest.raises(ValueError, match=r"took longer than 0\.3 s"):
         parse_expression(slow, what="f")
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 10.0  # unlimited it takes about 26 s (a generous bound: the machine is shared)
 
 
 def test_strings_users_write_still_parse() -> None:
