@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import pickle
 import warnings
@@ -304,7 +305,13 @@ def _checked_state(data: object, reference: dict[str, Any]) -> dict[str, Any]:
         if isinstance(expected, torch.Tensor):
             if not isinstance(value, torch.Tensor) or value.shape != expected.shape or not value.is_floating_point():
                 raise fail(where, f"a floating tensor of shape {tuple(expected.shape)}", value)
-            if not bool(torch.isfinite(value).all()):
+            if key.endswith("input_range"):  # a row (+inf, -inf) marks a range not recorded yet
+                lower, upper = value[:, 0], value[:, 1]
+                empty = (lower == math.inf) & (upper == -math.inf)
+                ranges = torch.isfinite(value).all(dim=1) & (lower <= upper)
+                if not bool((empty | ranges).all()):
+                    raise ValueError(f"{where} must hold finite (lower, upper) ranges, or (+inf, -inf) for none")
+            elif not bool(torch.isfinite(value).all()):
                 raise ValueError(f"{where} holds non-finite values")
         elif isinstance(expected, dict):
             exact_keys(value, where, set(expected))

@@ -155,3 +155,20 @@ def test_newer_version_is_refused(tmp_path: Path, checkpoint_bytes: bytes) -> No
 def test_missing_file() -> None:
     with pytest.raises(FileNotFoundError):
         load_checkpoint("/nonexistent/solver.kpt")
+
+
+def test_recorded_input_ranges_round_trip_and_forged_ranges_are_refused(tmp_path: Path) -> None:
+    problem = kp.Poisson(kp.Interval(0, 1), f="pi**2*sin(pi*x)", bcs=[kp.Dirichlet(0)], exact="sin(pi*x)")
+    solver = kp.Solver(problem, width=[1, 3, 1], seed=0, n_interior=100)
+    solver.solve(grid_schedule=[4, 8], steps=3, progress=False)
+    path = solver.save(tmp_path / "s.kpt")
+    loaded = kp.Solver.load(path)
+    for a, b in zip(solver.model.layers, loaded.model.layers):
+        assert torch.equal(a.input_range, b.input_range) and b.has_recorded_range
+    # A NaN range, or a lower end above the upper one, is not a range: refused like any forged field.
+    for forged in (float("nan"), 5.0):
+        with torch.no_grad():
+            solver.model.layers[1].input_range[0, 0] = forged
+        bad = solver.save(tmp_path / f"bad{forged}.kpt")
+        with pytest.raises(ValueError, match="input_range"):
+            kp.Solver.load(bad)
