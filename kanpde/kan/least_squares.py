@@ -12,13 +12,17 @@ small and moderate networks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-__all__ = ["DampingState", "LeastSquaresProblem", "output_jacobian"]
+T = TypeVar("T")
+
+__all__ = ["DampingState", "LeastSquaresProblem", "damped_step", "output_jacobian"]
 
 
 def output_jacobian(model: nn.Module, x: Tensor) -> Tensor:
@@ -76,6 +80,41 @@ class DampingState:
     mu: float = 1e-3
     min_mu: float = 1e-12
     max_mu: float = 1e10
+
+
+def damped_step(
+    normal: Tensor, gradient: Tensor, loss: float, state: DampingState, trial: Callable[[Tensor], tuple[T, float]]
+) -> tuple[T | None, bool]:
+    """Solve ``(J^T J + mu * mean(diag(J^T J)) I) delta = -J^T r`` for growing ``mu`` until ``trial(delta)``
+    returns a loss below ``loss``; shrink ``mu`` then (the Levenberg-Marquardt rule, shared with the PDE solver).
+
+    Args:
+        normal: ``J^T J``.
+        gradient: ``J^T r``.
+        loss: the loss at the current point.
+        state: the damping, updated in place.
+        trial: ``delta -> (candidate, its loss)``.
+
+    Returns:
+        (the accepted candidate, True), or (None, False) when no damping up to ``state.max_mu`` lowers the loss.
+
+    Shapes:
+        normal: ``(n_parameters, n_parameters)``; gradient, delta: ``(n_parameters,)``.
+    """
+    scale = float(normal.diagonal().mean().clamp_min(torch.finfo(normal.dtype).tiny))
+    eye = torch.eye(len(normal), dtype=normal.dtype, device=normal.device)
+    while state.mu <= state.max_mu:
+        factor, info = torch.linalg.cholesky_ex(normal + state.mu * scale * eye)
+        if int(info) != 0:  # not positive definite in floating point: damp more
+            state.mu *= 4
+            continue
+        delta = torch.cholesky_solve(-gradient.unsqueeze(1), factor).squeeze(1)
+        candidate, new_loss = trial(delta)
+        if new_loss < loss:
+            state.mu = max(state.mu / 3, state.min_mu)
+            return candidate, True
+        state.mu *= 2
+    return None, False
 
 
 class LeastSquaresProblem:
@@ -141,21 +180,16 @@ class LeastSquaresProblem:
             normal.addmm_(flat.T, flat)
             gradient.addmv_(flat.T, r)
         loss = sum_squares / self.n_values
-        scale = float(normal.diagonal().mean().clamp_min(torch.finfo(normal.dtype).tiny))
-        eye = torch.eye(n_params, dtype=normal.dtype, device=normal.device)
-        while state.mu <= state.max_mu:
-            factor, info = torch.linalg.cholesky_ex(normal + state.mu * scale * eye)
-            if int(info) != 0:  # not positive definite in floating point: damp more
-                state.mu *= 4
-                continue
-            delta = torch.cholesky_solve(-gradient.unsqueeze(1), factor).squeeze(1)
+
+        def trial(delta: Tensor) -> tuple[dict[str, Tensor], float]:
             candidate, offset = {}, 0
             for name in self.names:
                 value = params[name]
                 candidate[name] = value + delta[offset : offset + value.numel()].reshape(value.shape)
                 offset += value.numel()
-            if self.loss(candidate) < loss:
-                state.mu = max(state.mu / 3, state.min_mu)
-                return candidate, loss, True
-            state.mu *= 2
+            return candidate, self.loss(candidate)
+
+        accepted, ok = damped_step(normal, gradient, loss, state, trial)
+        if accepted is not None:
+            return accepted, loss, True
         return params, loss, False

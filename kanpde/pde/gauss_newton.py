@@ -13,12 +13,12 @@ Jacobian ``J`` (rows: points, columns: parameters) comes from per-point gradient
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
+from ..kan.least_squares import DampingState, damped_step
 from .approximation import Approximation
 from .distributed import SINGLE, Communicator
 from .fields import FieldJet, JetRequest
@@ -158,13 +158,7 @@ class ResidualSystem:
         return normal, gradient, loss, terms
 
 
-@dataclass
-class LMState:
-    """Damping of Levenberg-Marquardt (relative to the mean diagonal of ``J^T J``)."""
-
-    mu: float = 1e-3
-    min_mu: float = 1e-12
-    max_mu: float = 1e10
+LMState = DampingState  # damping of Levenberg-Marquardt, relative to the mean diagonal of ``J^T J``
 
 
 def _shifted(params: Params, names: list[str], delta: Tensor) -> Params:
@@ -185,18 +179,12 @@ def levenberg_marquardt_step(
         (new parameters, loss before the step, unweighted terms before the step, whether a step was accepted).
     """
     normal, gradient, loss, terms = system.normal_equations(params)
-    scale = float(normal.diagonal().mean().clamp_min(torch.finfo(normal.dtype).tiny))
-    eye = torch.eye(len(normal), dtype=normal.dtype, device=normal.device)
-    while state.mu <= state.max_mu:
-        factor, info = torch.linalg.cholesky_ex(normal + state.mu * scale * eye)
-        if int(info) != 0:  # not positive definite in floating point: damp more
-            state.mu *= 4
-            continue
-        delta = torch.cholesky_solve(-gradient.unsqueeze(1), factor).squeeze(1)
+
+    def trial(delta: Tensor) -> tuple[Params, float]:
         candidate = _shifted(params, system.names, delta)
-        new_loss = system.loss(candidate)[0]
-        if new_loss < loss:
-            state.mu = max(state.mu / 3, state.min_mu)
-            return candidate, loss, terms, True
-        state.mu *= 2
+        return candidate, system.loss(candidate)[0]
+
+    accepted, _ = damped_step(normal, gradient, loss, state, trial)
+    if accepted is not None:
+        return accepted, loss, terms, True
     return params, loss, terms, False
