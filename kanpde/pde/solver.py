@@ -418,7 +418,8 @@ class Solver:
         if model.grid_size >= grid:
             return None
         before = self._batch_loss(batch)
-        self._record_ranges(batch)
+        # The closure points were recorded at the end of the last stage; the new points are what is new here.
+        model.record_ranges(self._network_inputs(batch))
         self.approximation.model = model.refine(grid)
         after = self._batch_loss(batch)
         return after / before if before > 0 else None
