@@ -143,8 +143,9 @@ def _refit(layer: KANLayer, new_knots: Tensor, x: Tensor, weights: Tensor | None
         else:
             coef = torch.cat(
                 [
-                    spline.fit_coefficients(x[:, i : i + 1], old[:, i : i + 1], new_knots[i : i + 1], k,
-                                            weights=weights[:, i])  # fmt: skip
+                    spline.fit_coefficients(
+                        x[:, i : i + 1], old[:, i : i + 1], new_knots[i : i + 1], k, weights=weights[:, i]
+                    )  # fmt: skip
                     for i in range(layer.in_dim)
                 ],
                 dim=0,

@@ -60,6 +60,8 @@ class Result:
         seconds: wall time of the solve.
         stopped: why the solve ended early (divergence, interruption), or None.
         refinement: why an automatic grid schedule (``grid_schedule="auto"``) stopped extending, or None.
+        hints: what the checks after training found (:mod:`kanpde.pde.diagnostics`): a condition left unmet, a
+            solution collapsed toward a constant, a PDE residual not resolved; each with what to try.
     """
 
     rel_l2: float | None
@@ -69,6 +71,7 @@ class Result:
     seconds: float = 0.0
     stopped: str | None = None
     refinement: str | None = None
+    hints: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """A few lines for people: per stage grid, steps, loss, errors and time."""
@@ -82,4 +85,5 @@ class Result:
             lines.append(f"grid schedule: {self.refinement}")
         if self.stopped:
             lines.append(f"stopped: {self.stopped}")
+        lines.extend(f"hint: {h}" for h in self.hints)
         return "\n".join(lines)

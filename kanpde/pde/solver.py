@@ -25,6 +25,7 @@ from ..kan.network import validate_seed, validate_width
 from ..kan.training import OPTIMIZERS, loss_scale, make_optimizer, optimizer_step, progress_bar
 from .approximation import Approximation, exact_dirichlet, exact_dirichlet_applies
 from .conditions import Dirichlet, Initial
+from .diagnostics import hints, term_balance
 from .distributed import SINGLE, communicator
 from .fields import probe
 from .gauss_newton import LMState, ResidualSystem, levenberg_marquardt_step
@@ -32,7 +33,14 @@ from .memory import check_memory, kan_parameters, stage_bytes
 from .objective import LossObjective
 from .problem import Problem
 from .refinement import AutoSchedule
-from .residuals import DEFAULT_CHUNK_SIZE, CollocationBatch, ResidualTerms, collocation_terms, pde_residual
+from .residuals import (
+    DEFAULT_CHUNK_SIZE,
+    CollocationBatch,
+    ResidualTerms,
+    approximation_source,
+    collocation_terms,
+    pde_residual,
+)
 from .result import Result, StageRecord, StepRecord
 from .sampling import make_sampler, resample_by_residual
 from .spacetime import SpaceTime
@@ -424,6 +432,16 @@ class Solver:
         after = self._batch_loss(batch)
         return after / before if before > 0 else None
 
+    def hints(self, batch: CollocationBatch | None = None) -> list[str]:
+        """What :mod:`kanpde.pde.diagnostics` finds about the trained solution on ``batch`` (default: a fresh
+        batch on the current grid): an unmet condition, a collapse toward a constant, an unresolved PDE."""
+        batch = self._sample_batch(self.model.grid_size) if batch is None else batch
+        terms = collocation_terms(self.problem, batch, self.request).shard(self.comm)
+        balances = term_balance(terms, approximation_source(self.approximation), self.problem.n_fields, self.chunk_size)
+        with torch.no_grad():
+            spread = float(self.approximation(self._test_points()).std())
+        return hints(balances, spread)
+
     def _batch_loss(self, batch: CollocationBatch) -> float:
         """The weighted loss of the current network on ``batch`` (no gradient)."""
         terms = collocation_terms(self.problem, batch, self.request)
@@ -518,6 +536,8 @@ class Solver:
         result.rel_l2, result.max_abs = self.errors()
         result.history = list(self.history)
         result.seconds = time.perf_counter() - start - self._paused
+        if interrupt is None and self._steps_done > 0:
+            result.hints = self.hints(batch)
         if interrupt is not None:  # the program stops; the result so far stays in solver.result
             raise interrupt
         return result

@@ -1,0 +1,169 @@
+"""Hints after a solve: a term the training left unmet, a solution that collapsed toward a constant.
+
+A PINN can converge to a state where the loss is small in total and yet one term, usually the boundary or
+initial data, is ignored: the PDE term is cheaper to lower, and a nearly constant ``u`` satisfies a source-free
+PDE perfectly. Nothing in the loss curve says so. These checks compare each term's residual with the size of
+the data it must match, which is the residual of ``u = 0`` on the same rows (the source for the PDE term,
+``-g`` for ``u = g``, the flux for a Neumann condition), and say in words what is off and what to try.
+
+Example:
+    >>> from kanpde.pde.diagnostics import TermBalance, hints
+    >>> balances = [TermBalance("pde", 1e-6, 0.0), TermBalance("dirichlet", 0.3, 0.5, value_spread=0.4)]
+    >>> hints(balances, solution_spread=0.01)[0].split(":")[0]
+    "condition 'dirichlet' is not met"
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .conditions import Dirichlet, Initial
+from .fields import FieldJet, JetRequest
+from .residuals import AbstractTerm, ResidualTerms, term_residuals
+
+__all__ = ["TermBalance", "UNMET", "COLLAPSED", "term_balance", "hints"]
+
+UNMET = 1e-2
+"""A term whose RMS residual exceeds this fraction of its data's RMS is reported as not met."""
+
+COLLAPSED = 0.05
+"""A solution whose spread is below this fraction of the spread of its boundary/initial data has collapsed."""
+
+_IMBALANCE = 10.0  # an unmet condition is blamed on the balance when the PDE term is this much better met
+
+
+@dataclass(frozen=True)
+class TermBalance:
+    """How well one term is met.
+
+    Attributes:
+        label: the term's label (``"pde"``, ``"dirichlet"``, a condition's name).
+        rms: root-mean-square residual of the trained solution on the term's rows.
+        data_rms: root-mean-square residual of ``u = 0`` on the same rows: the size of the data the term must
+            match (0 for homogeneous data).
+        value_spread: for a condition on the values of u (Dirichlet, initial value), the standard deviation of
+            the values it prescribes; else None.
+    """
+
+    label: str
+    rms: float
+    data_rms: float
+    value_spread: float | None = None
+
+    @property
+    def relative(self) -> float | None:
+        """``rms / data_rms``; None for homogeneous data (nothing to compare with)."""
+        return self.rms / self.data_rms if self.data_rms > 0 else None
+
+
+class _ZeroSource:
+    """``u = 0`` with all its derivatives, as a field source of the residual engine."""
+
+    def __init__(self, n_fields: int) -> None:
+        self.n_fields = n_fields
+
+    def jet(self, points: Tensor, request: JetRequest, constraint: tuple[FieldJet, FieldJet] | None) -> FieldJet:
+        n, d, f = points.shape[0], points.shape[1], self.n_fields
+        zeros = points.new_zeros
+        return FieldJet(
+            zeros(n, f),
+            zeros(n, f, d) if request.level >= 1 else None,
+            zeros(n, f) if request.level >= 2 else None,
+            zeros(n, f, d, d) if request.level >= 3 else None,
+            request.laplacian_dims,
+        )
+
+    def values(self, points: Tensor) -> Tensor:
+        return 0 * points[:, :1].expand(-1, self.n_fields)  # connected to the points for the autograd fallback
+
+
+class _Moments:
+    """Running sums of a term's residual rows, so that a batch can be checked chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.n, self.total, self.squares = 0, 0.0, 0.0
+
+    def add(self, rows: Tensor) -> None:
+        rows = rows.detach()
+        self.n += rows.numel()
+        self.total += float(rows.sum())
+        self.squares += float(rows.pow(2).sum())
+
+    @property
+    def rms(self) -> float:
+        return math.sqrt(self.squares / self.n) if self.n else 0.0
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(max(self.squares / self.n - (self.total / self.n) ** 2, 0.0)) if self.n > 1 else 0.0
+
+
+def term_balance(terms: ResidualTerms, source: object, n_fields: int, chunk_size: int = 65_536) -> list[TermBalance]:
+    """Each term's RMS residual for the trained ``source`` and for ``u = 0``, evaluated in chunks of rows.
+
+    Args:
+        terms: the residual blocks of a batch (:func:`~kanpde.pde.residuals.collocation_terms`).
+        source: the trained solution as a field source (:func:`~kanpde.pde.residuals.approximation_source`).
+        n_fields: number of solution fields.
+        chunk_size: most rows of one term evaluated at once.
+    """
+    blocks = terms.terms
+    trained = [_Moments() for _ in blocks]
+    zero = [_Moments() for _ in blocks]
+    for chunk in terms.chunks(chunk_size):
+        with torch.no_grad():
+            for moments, rows in zip(zero, term_residuals(chunk.terms, _ZeroSource(n_fields))):
+                moments.add(rows)
+        for moments, rows in zip(trained, term_residuals(chunk.terms, source)):  # type: ignore[arg-type]
+            moments.add(rows)
+    return [
+        TermBalance(t.label, r.rms, z.rms, z.std if _sets_values(t) else None) for t, r, z in zip(blocks, trained, zero)
+    ]
+
+
+def _sets_values(term: AbstractTerm) -> bool:
+    """For u = g (Dirichlet, initial value) the residual of u = 0 is -g: its spread is that of the values."""
+    return isinstance(getattr(term, "condition", None), (Dirichlet, Initial))
+
+
+def _percent(x: float) -> str:
+    return f"{100 * x:.2g}%"
+
+
+def hints(balances: Sequence[TermBalance], solution_spread: float) -> list[str]:
+    """Sentences for the summary: what the checks found and what to try; empty when all is well.
+
+    Args:
+        balances: :func:`term_balance` of the final batch.
+        solution_spread: standard deviation of the solution over the interior (test) points.
+    """
+    data_spread = max([b.value_spread for b in balances if b.value_spread is not None] + [0.0])
+    pde = [b for b in balances if b.label == "pde"]
+    pde_relative = pde[0].relative if pde else None
+    out = []
+    for b in balances:
+        rel = b.relative
+        if b.label == "pde" or rel is None or rel <= UNMET:
+            continue
+        favoured = pde_relative is None or pde_relative * _IMBALANCE < rel
+        cause = "; the loss balance favours the PDE" if favoured else ""
+        out.append(
+            f"condition '{b.label}' is not met: its RMS residual is {_percent(rel)} of its data{cause}. "
+            f"Try weights='adaptive', or a larger weight for it (weights={{'{b.label}': 100}})."
+        )
+    if data_spread > 0 and solution_spread < COLLAPSED * data_spread:
+        out.append(
+            f"the solution is almost constant (spread {solution_spread:.2e}) while its boundary/initial data vary "
+            f"by {data_spread:.2e}: training collapsed toward a constant. Try weights='adaptive'."
+        )
+    if pde_relative is not None and pde_relative > UNMET and not out:
+        out.append(
+            f"the PDE residual is {_percent(pde_relative)} of the source: the trial space or the training is too "
+            "small. Try a larger final grid (e.g. grid_schedule=[5, 10, 20, 40]), a wider network or more steps."
+        )
+    return out
