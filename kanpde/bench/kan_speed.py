@@ -44,7 +44,9 @@ def poisson_target(x: Tensor) -> Tensor:
 
 
 def jet_loss_and_grad(model: KAN, x: Tensor, f: Tensor) -> list[Tensor]:
-    lap = model.jet(x).lap[:, 0]
+    lap = model.jet(x).lap
+    assert lap is not None
+    lap = lap[:, 0]
     loss = torch.mean((lap + f) ** 2)
     return list(torch.autograd.grad(loss, list(model.parameters())))
 

@@ -24,6 +24,7 @@ import ctypes
 import functools
 import gc
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -54,7 +55,7 @@ def _release_free_memory() -> None:
         pass
 
 
-def peak_memory_mb(fn: functools.partial[object]) -> float | None:
+def peak_memory_mb(fn: Callable[[], object]) -> float | None:
     """Peak resident memory (MB) while ``fn`` runs, above the level just before it; None where not measurable."""
     _release_free_memory()
     try:

@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from typing import TypedDict
 
 import torch
 
 import kanpde as kp
+from kanpde.pde.result import StageRecord
 
 TARGETS = (1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
 
@@ -40,9 +42,16 @@ def heat_1d() -> kp.Problem:
     )
 
 
-def time_to_accuracy(
-    problem: kp.Problem, grid_schedule: list[int], steps: int, rtol: float = 1e-3
-) -> dict[str, object]:
+class Timing(TypedDict):
+    """What :func:`time_to_accuracy` measured."""
+
+    first: dict[float, float]  # target error -> seconds until the error first reached it
+    final: float | None  # final relative L2 error
+    seconds: float  # total wall time
+    stages: list[StageRecord]
+
+
+def time_to_accuracy(problem: kp.Problem, grid_schedule: list[int], steps: int, rtol: float = 1e-3) -> Timing:
     """Seconds until the error first reached each target, the final error and the total time."""
     first: dict[float, float] = {}
     trace: list[tuple[float, float]] = []
@@ -103,11 +112,11 @@ def main(argv: list[str] | None = None) -> None:
     for name, problem in (("poisson_2d", poisson_2d()), ("heat_1d", heat_1d())):
         out = time_to_accuracy(problem, schedule, args.steps, args.rtol)
         first = out["first"]
-        cells = " ".join(f"{first[t]:>8.1f}s" if t in first else f"{'-':>9}" for t in TARGETS)  # type: ignore[operator]
+        cells = " ".join(f"{first[t]:>8.1f}s" if t in first else f"{'-':>9}" for t in TARGETS)
         final = out["final"]
         print(f"{name:14s} {cells} {final:>9.2e} {out['seconds']:>8.1f}" if final is not None and math.isfinite(final)
               else f"{name:14s} {cells}")  # fmt: skip
-        for stage in out["stages"]:  # type: ignore[attr-defined]
+        for stage in out["stages"]:
             ratio = "" if stage.switch_ratio is None else f"  loss after/before switch {stage.switch_ratio:.3f}"
             print(f"    G={stage.grid:<4d} steps {stage.steps:>4d}  loss {stage.loss:.2e}  rel L2 {stage.rel_l2:.2e}"
                   f"  {stage.seconds:6.1f} s{ratio}")  # fmt: skip

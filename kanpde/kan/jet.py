@@ -112,7 +112,7 @@ def input_jet_step(
     if input_scale is not None:
         s = input_scale
         s2 = (s * s).unsqueeze(-1)
-        scale_spline = (None, s.unsqueeze(-1), s2)
+        scale_spline = (s2, s.unsqueeze(-1), s2)  # by derivative order; order 0 is not scaled
         spline = tuple(t if t is None or f == 0 else t * scale_spline[f] for f, t in enumerate(edges.spline))
         base = tuple(t if t is None or f == 0 else t * (s if f == 1 else s * s) for f, t in enumerate(edges.base))
         edges = EdgeDerivatives(spline, base, edges.base_weight)  # type: ignore[arg-type]

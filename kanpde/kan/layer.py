@@ -51,7 +51,7 @@ def _default_input_range(module: nn.Module, state: dict[str, Any], prefix: str, 
     """State dicts written before layers recorded their input range load with an empty range."""
     key = prefix + "input_range"
     if key not in state and any(name.startswith(prefix) for name in state):
-        state[key] = module.input_range.clone()  # type: ignore[union-attr]
+        state[key] = module.get_buffer("input_range").clone()
 
 
 class KANLayer(nn.Module):
@@ -74,6 +74,10 @@ class KANLayer(nn.Module):
     Raises:
         ValueError: ``in_dim``, ``out_dim``, ``grid_size`` or ``spline_order`` is not an integer >= 1.
     """
+
+    grid: Tensor  # buffer (in_dim, grid_size + 2k + 1): the knots of each input's spline
+    mask: Tensor  # buffer (in_dim, out_dim): 1 for a live edge, 0 for a pruned one
+    input_range: Tensor  # buffer (in_dim, 2): lower, upper of the inputs seen; (+inf, -inf) when none
 
     def __init__(
         self,

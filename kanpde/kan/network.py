@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 import torch
 from torch import Tensor, nn
@@ -56,6 +56,22 @@ def _validate_int(name: str, value: object, minimum: int) -> int:
     return int(value)  # type: ignore[call-overload]
 
 
+class LayerList(nn.ModuleList):
+    """The layers of a :class:`KAN`: an ``nn.ModuleList`` whose items are :class:`KANLayer` (typed as such)."""
+
+    def __iter__(self) -> Iterator[KANLayer]:
+        return super().__iter__()  # type: ignore[return-value]
+
+    @overload
+    def __getitem__(self, index: slice) -> LayerList: ...
+
+    @overload
+    def __getitem__(self, index: int) -> KANLayer: ...
+
+    def __getitem__(self, index: int | slice) -> KANLayer | LayerList:
+        return super().__getitem__(index)  # type: ignore[return-value]
+
+
 class KAN(nn.Module):
     """A Kolmogorov-Arnold network: edges carry learnable 1-D functions (B-spline + SiLU), nodes sum.
 
@@ -83,6 +99,11 @@ class KAN(nn.Module):
         torch.Size([4, 1])
     """
 
+    width: list[int]
+    seed: int
+    refine_error: float
+    layers: LayerList
+
     def __init__(
         self,
         width: Sequence[int],
@@ -109,7 +130,7 @@ class KAN(nn.Module):
         self.seed = validate_seed(seed)
         generator = torch.Generator().manual_seed(self.seed)
         self.refine_error = 0.0  # set by refine/update_grid: the largest change of an edge function
-        self.layers = nn.ModuleList(
+        self.layers = LayerList(
             KANLayer(
                 n_in,
                 n_out,
@@ -132,7 +153,7 @@ class KAN(nn.Module):
         model.width = [layers[0].in_dim] + [layer.out_dim for layer in layers]
         model.seed = seed
         model.refine_error = 0.0
-        model.layers = nn.ModuleList(layers)
+        model.layers = LayerList(layers)
         return model
 
     @property

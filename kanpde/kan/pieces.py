@@ -172,8 +172,10 @@ class _PiecewiseJet(torch.autograd.Function):
                 assert previous is not None
                 current = taylor[m]
                 taylor[m] = previous if current is None else torch.addcmul(previous, current, uu)
+            assert taylor[0] is not None
             taylor[0] = torch.addcmul(gathered[:, :, j], taylor[0], uu)
         value = taylor[0]
+        assert value is not None
         derivs = [t if t is not None else torch.zeros_like(value) for t in taylor[1:]]
         s1 = derivs[0] * ih
         s2 = derivs[1] * (2 * ih * ih)

@@ -214,8 +214,9 @@ def _general_local(x: Tensor, knots: Tensor, spline_order: int, derivatives: int
     def knot(offset: int) -> Tensor:  # t_{i+offset} in the original numbering, shape (n, in_dim)
         return padded[rows, idx + offset + k]
 
-    left = [None] + [x - knot(1 - j) for j in range(1, k + 1)]
-    right = [None] + [knot(j) - x for j in range(1, k + 1)]
+    # left[j] = x - t_{i+1-j}, right[j] = t_{i+j} - x for j = 1..k (index 0 unused: a copy of x keeps the type)
+    left = [x] + [x - knot(1 - j) for j in range(1, k + 1)]
+    right = [x] + [knot(j) - x for j in range(1, k + 1)]
     levels: list[list[Tensor]] = [[inside.to(x.dtype)]]  # levels[p][r] = B^p_{i-p+r}(x)
     for j in range(1, k + 1):
         prev = levels[-1]
