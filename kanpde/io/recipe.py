@@ -4,8 +4,8 @@ A checkpoint never holds a pickled problem: unpickling runs whatever the file na
 recipe instead, when the problem is made of data only:
 
 - the class: :class:`~kanpde.pde.problem.Poisson` or :class:`~kanpde.pde.problem.Heat`;
-- the domain: boxes (``Interval``, ``Rectangle``, ``Box``), ``Disk``, ``Polygon`` and their unions, intersections
-  and differences, by their numbers;
+- the domain: boxes (``Interval``, ``Rectangle``, ``Box`` in any dimension), ``Ball``, ``Disk``, ``Polygon`` and
+  their unions, intersections and differences, by their numbers;
 - every value (``f``, ``exact``, boundary values, ``initial``, ``diffusivity``) as an expression string, written by
   :func:`kanpde.pde.safe_expr.expression_text` and read back by the whitelist parser;
 - the conditions ``Dirichlet``, ``Neumann``, ``Robin``, ``Periodic`` with ``on`` a side name or None.
@@ -40,6 +40,7 @@ __all__ = ["problem_recipe", "problem_from_recipe"]
 _MAX_CSG_DEPTH = 32
 _MAX_VERTICES = 10_000
 _MAX_CONDITIONS = 1000
+_MAX_DIM = 1000  # coordinates of a point in a recipe (boxes and balls in any dimension)
 
 
 class _NotData(Exception):
@@ -97,6 +98,8 @@ def _geometry_data(geometry: AbstractGeometry, depth: int) -> dict[str, Any]:
         return {"kind": "Box", "lower": list(geometry.lower), "upper": list(geometry.upper)}  # type: ignore[attr-defined]
     if kind is Disk:
         return {"kind": "Disk", "center": list(geometry.center), "radius": geometry.radius}  # type: ignore[attr-defined]
+    if kind is _ball_class():
+        return {"kind": "Ball", "center": list(geometry.center), "radius": geometry.radius}  # type: ignore[attr-defined]
     if kind is Polygon:
         return {"kind": "Polygon", "vertices": [list(v) for v in geometry.vertices]}  # type: ignore[attr-defined]
     if kind in (Union, Intersection, Difference) and depth < _MAX_CSG_DEPTH:
@@ -131,8 +134,8 @@ def _condition_data(condition: object) -> dict[str, Any]:
 
 # -- data -> problem ----------------------------------------------------------------------------------------------
 def _numbers(value: object, where: str, length: int | None = None) -> list[float]:
-    if not isinstance(value, list) or not 1 <= len(value) <= 3 or (length is not None and len(value) != length):
-        raise fail(where, f"a list of {length or '1 to 3'} numbers", value)
+    if not isinstance(value, list) or not 1 <= len(value) <= _MAX_DIM or (length is not None and len(value) != length):
+        raise fail(where, f"a list of {length or f'1 to {_MAX_DIM}'} numbers", value)
     return [number(v, f"{where}[{i}]") for i, v in enumerate(value)]
 
 
@@ -157,6 +160,9 @@ def _geometry(data: object, where: str, depth: int = 0) -> AbstractGeometry:
         return shapes.Disk(
             _numbers(fields["center"], f"{where}.center", 2), number(fields["radius"], f"{where}.radius")
         )
+    if kind == "Ball":
+        fields = exact_keys(data, where, {"kind", "center", "radius"})
+        return _ball_class()(_numbers(fields["center"], f"{where}.center"), number(fields["radius"], f"{where}.radius"))
     if kind == "Polygon":
         fields = exact_keys(data, where, {"kind", "vertices"})
         vertices = fields["vertices"]
@@ -169,7 +175,13 @@ def _geometry(data: object, where: str, depth: int = 0) -> AbstractGeometry:
         fields = exact_keys(data, where, {"kind", "a", "b"})
         a, b = _geometry(fields["a"], f"{where}.a", depth + 1), _geometry(fields["b"], f"{where}.b", depth + 1)
         return {"Union": csg.Union, "Intersection": csg.Intersection, "Difference": csg.Difference}[kind](a, b)
-    raise fail(where, "a geometry (kind Box, Disk, Polygon, Union, Intersection or Difference)", data)
+    raise fail(where, "a geometry (kind Box, Ball, Disk, Polygon, Union, Intersection or Difference)", data)
+
+
+def _ball_class() -> type:
+    from ..pde.ball import Ball
+
+    return Ball
 
 
 def _field(value: object, where: str) -> int:
@@ -182,8 +194,10 @@ def _condition(data: object, where: str) -> object:
     kind = data.get("kind") if isinstance(data, dict) else None
     if kind == "Periodic":
         fields = exact_keys(data, where, {"kind", "axis", "field"})
-        if fields["axis"] not in ("x", "y", "z"):
-            raise fail(f"{where}.axis", "'x', 'y' or 'z'", fields["axis"])
+        axis = fields["axis"]
+        numbered = isinstance(axis, str) and len(axis) <= 6 and axis[:1] == "x" and axis[1:].isdigit()
+        if axis not in ("x", "y", "z") and not numbered:
+            raise fail(f"{where}.axis", "'x', 'y', 'z' or 'x1', 'x2', ...", axis)
         return conditions.Periodic(fields["axis"], field=_field(fields["field"], f"{where}.field"))
     names = {"Dirichlet": ("value",), "Neumann": ("flux",), "Robin": ("alpha", "beta", "value")}.get(str(kind))
     if names is None:

@@ -4,7 +4,8 @@
 - :class:`Heat`: ``u_t - k Laplace(u) = f`` with an initial value;
 - :class:`PDE`: any residual written with the derivatives of ``u`` (see :mod:`kanpde.pde.fields`).
 
-Coordinates are named x, y, z (space) then t (time); values are expressions in them.
+Coordinates are named x, y, z (space; x1, ..., xn beyond three dimensions) then t (time); values are
+expressions in them.
 """
 
 from __future__ import annotations
@@ -87,8 +88,6 @@ class Problem:
         self.space = domain
         self.time = None if time is None else _time_interval(time)
         self.domain: AbstractGeometry = domain if self.time is None else SpaceTime(domain, self.time)
-        if domain.dim > 3:
-            raise ValueError(f"domain has {domain.dim} dimensions; problems are defined for 1 to 3 space dimensions")
         self.coords = coordinate_names(domain.dim, self.time is not None)
         self.n_fields = n_fields
         self._residual = residual
