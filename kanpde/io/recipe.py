@@ -6,7 +6,8 @@ recipe instead, when the problem is made of data only:
 - the class: :class:`~kanpde.pde.problem.Poisson` or :class:`~kanpde.pde.problem.Heat`;
 - the domain: boxes (``Interval``, ``Rectangle``, ``Box`` in any dimension), ``Ball``, ``Disk``, ``Polygon`` and
   their unions, intersections and differences, by their numbers;
-- every value (``f``, ``exact``, boundary values, ``initial``, ``diffusivity``) as an expression string, written by
+- every value (``f``, ``exact``, boundary values, ``initial``, ``diffusivity``, Poisson's ``coefficient`` when it is
+  not 1; a matrix coefficient as a list of rows) as an expression string, written by
   :func:`kanpde.pde.safe_expr.expression_text` and read back by the whitelist parser;
 - the conditions ``Dirichlet``, ``Neumann``, ``Robin``, ``Periodic`` with ``on`` a side name or None.
 
@@ -71,11 +72,26 @@ def problem_recipe(problem: Problem) -> dict[str, Any] | None:
             assert problem.time is not None
             initial = [c.value for c in problem.conditions if isinstance(c, Initial)]
             recipe["time"] = [problem.time.t0, problem.time.t1]
-            recipe["diffusivity"] = _value_text(problem.diffusivity)
+            recipe["diffusivity"] = _coefficient_data(problem.diffusivity)
             recipe["initial"] = _value_text(initial[0])
+        elif not _is_unit(problem.coefficient):  # type: ignore[attr-defined]
+            recipe["coefficient"] = _coefficient_data(problem.coefficient)  # type: ignore[attr-defined]
     except _NotData:
         return None
     return recipe
+
+
+def _coefficient_data(value: object) -> str | list[list[str]]:
+    """A scalar coefficient as a string, a matrix (tuples of expressions) as a list of rows of strings."""
+    if isinstance(value, tuple):
+        return [[_value_text(e) for e in row] for row in value]
+    return _value_text(value)
+
+
+def _is_unit(value: object) -> bool:
+    from ..pde.expressions import Expression
+
+    return isinstance(value, Expression) and value.is_constant and float(value.sympy_expr) == 1.0  # type: ignore[arg-type]
 
 
 def _value_text(value: object) -> str:
@@ -145,6 +161,16 @@ def _text(value: object, where: str, *, optional: bool = False) -> str | None:
     if not isinstance(value, str):
         raise fail(where, "an expression string" + (" or None" if optional else ""), value)
     return value  # read by the whitelist parser when the problem is built
+
+
+def _coefficient(value: object, where: str) -> str | list[list[str]]:
+    """A coefficient of a recipe: an expression string, or a matrix as a list of rows of strings."""
+    if isinstance(value, list):
+        square = all(isinstance(row, list) and len(row) == len(value) for row in value)
+        if not 1 <= len(value) <= _MAX_DIM or not square:
+            raise fail(where, "an expression string or a square matrix (a list of rows of strings)", value)
+        return [[str(_text(e, f"{where}[{i}][{j}]")) for j, e in enumerate(row)] for i, row in enumerate(value)]
+    return _text(value, where)  # type: ignore[return-value]
 
 
 def _geometry(data: object, where: str, depth: int = 0) -> AbstractGeometry:
@@ -225,7 +251,7 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
     kind = recipe.get("class") if isinstance(recipe, dict) else None
     common = {"class", "domain", "f", "bcs", "exact", "description"}
     if kind == "Poisson":
-        fields = exact_keys(recipe, where, common)
+        fields = exact_keys(recipe, where, common | ({"coefficient"} & set(recipe)))  # type: ignore[arg-type]
     elif kind == "Heat":
         fields = exact_keys(recipe, where, common | {"time", "diffusivity", "initial"})
     else:
@@ -246,9 +272,11 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
     }
     try:
         if kind == "Poisson":
+            if "coefficient" in fields:
+                options["coefficient"] = _coefficient(fields["coefficient"], f"{where}.coefficient")
             return Poisson(domain, **options)  # type: ignore[arg-type]
         time = _numbers(fields["time"], f"{where}.time", 2)
-        diffusivity = _text(fields["diffusivity"], f"{where}.diffusivity")
+        diffusivity = _coefficient(fields["diffusivity"], f"{where}.diffusivity")
         initial = _text(fields["initial"], f"{where}.initial")
         return Heat(domain, (time[0], time[1]), diffusivity, initial=initial, **options)  # type: ignore[arg-type]
     except TypeError as err:
