@@ -49,6 +49,8 @@ PROBLEMS: dict[str, str] = {
     "helmholtz_2d": "helmholtz_2d",
     "burgers_1d": "burgers_1d",
     "allen_cahn_kink": "allen_cahn_kink",
+    "poisson_5d": "poisson_5d",
+    "poisson_10d": "poisson_10d",
 }
 
 

@@ -45,6 +45,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "helmholtz_2d": {"wavenumber": 3.0, "a": 2, "b": 3},
     "burgers_1d": {"viscosity": 0.02, "u_left": 0.5, "u_right": -1.0, "x0": 0.1, "t1": 0.5},
     "allen_cahn_kink": {"epsilon": 0.05, "t1": 0.5, "steady": True},
+    "poisson_5d": {"frequency": 2},
+    "poisson_10d": {"scale": -0.5},
 }
 CASES = [pytest.param(n, {}, id=f"{n}-default") for n in NAMES] + [
     pytest.param(n, VARIANTS[n], id=f"{n}-variant") for n in NAMES if VARIANTS.get(n)
@@ -257,6 +259,8 @@ EXPECTED_REL_L2: dict[str, float] = {
     "helmholtz_2d": 1e-4,
     "burgers_1d": 1e-4,
     "allen_cahn_kink": 3e-5,
+    "poisson_5d": 3e-6,
+    "poisson_10d": 1.5e-4,
 }
 
 

@@ -171,9 +171,12 @@ class Diffusion:
         )  # fmt: skip
 
     def describe(self) -> str:
+        def short(e: Expression) -> str:
+            return f"{float(e.sympy_expr):g}" if e.is_constant else e._describe()  # type: ignore[arg-type]
+
         if self.scalar is not None:
-            return self.scalar._describe()
-        return "[" + ", ".join("[" + ", ".join(e._describe() for e in row) + "]" for row in self.matrix or ()) + "]"
+            return short(self.scalar)
+        return "[" + ", ".join("[" + ", ".join(short(e) for e in row) + "]" for row in self.matrix or ()) + "]"
 
     def operator_text(self) -> str:
         """The operator for descriptions, e.g. ``div(k grad u)`` with k written out."""
