@@ -20,6 +20,7 @@ _LAZY = {
     "Robin": "pde.conditions", "Periodic": "pde.conditions", "Problem": "pde.problem", "Poisson": "pde.problem",
     "Heat": "pde.problem", "PDE": "pde.problem", "Solver": "pde.solver", "Result": "pde.result",
     "AutoSchedule": "pde.refinement", "MeshDomain": "pde.mesh_geometry",
+    "Ball": "pde.ball",
 }  # fmt: skip
 
 __all__ = ["KAN", "KANLayer", "__version__", *_LAZY]
@@ -28,6 +29,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), also=__all__)
 
 
 if TYPE_CHECKING:
+    from .pde.ball import Ball as Ball
     from .pde.conditions import Dirichlet as Dirichlet
     from .pde.conditions import Neumann as Neumann
     from .pde.conditions import Periodic as Periodic

@@ -263,10 +263,12 @@ def write_outputs(solver: Any, result: Any, out: Path, name: str, *, complete: b
     written += list(solver.export_hdf5(out / "solution.h5", result=result, formula=formula))
     from .plot.history import plot_history
 
-    solver.plot(out / "solution.png", result=result)
+    if solver.problem.space_dim <= 2:  # plot_solution draws 1-D and 2-D fields; the HDF5 file holds any other
+        solver.plot(out / "solution.png", result=result)
+        written.append(out / "solution.png")
     plot_history(result, out / "history.png")
     solver.model.plot(path=out / "network.png")
-    written += [out / "solution.png", out / "history.png", out / "network.png"]
+    written += [out / "history.png", out / "network.png"]
     return written
 
 

@@ -52,6 +52,8 @@ PROBLEMS: dict[str, str] = {
     "poisson_holes": "poisson_holes",
     "heat_multiscale": "heat_multiscale",
     "burgers_raissi": "burgers_raissi",
+    "poisson_5d": "poisson_5d",
+    "poisson_10d": "poisson_10d",
 }
 
 

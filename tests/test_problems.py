@@ -48,6 +48,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "poisson_holes": {"radius": 0.3},
     "heat_multiscale": {"periods": 3, "t1": 2.0},
     "burgers_raissi": {"viscosity": 0.02, "t1": 0.5},
+    "poisson_5d": {"frequency": 2},
+    "poisson_10d": {"scale": -0.5},
 }
 CASES = [pytest.param(n, {}, id=f"{n}-default") for n in NAMES] + [
     pytest.param(n, VARIANTS[n], id=f"{n}-variant") for n in NAMES if VARIANTS.get(n)
@@ -260,6 +262,11 @@ EXPECTED_REL_L2: dict[str, float] = {
     "helmholtz_2d": 1e-4,
     "burgers_1d": 1e-4,
     "allen_cahn_kink": 3e-5,
+    "poisson_holes": 5e-4,
+    "heat_multiscale": 1.0,
+    "burgers_raissi": 1.0,
+    "poisson_5d": 3e-6,
+    "poisson_10d": 1.5e-4,
 }
 
 

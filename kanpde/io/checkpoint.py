@@ -330,8 +330,8 @@ class _NeedsProblem(ValueError):
 def _checked_problem_entry(data: object, problem: Problem | None) -> Problem:
     entry = exact_keys(data, "problem", {"class", "description", "coords", "n_fields", "recipe"})
     coords, n_fields = entry["coords"], entry["n_fields"]
-    if not isinstance(coords, list) or not all(isinstance(c, str) for c in coords) or not 1 <= len(coords) <= 4:
-        raise fail("problem.coords", "a list of 1 to 4 coordinate names", coords)
+    if not isinstance(coords, list) or not all(isinstance(c, str) for c in coords) or not 1 <= len(coords) <= 1001:
+        raise fail("problem.coords", "a list of 1 to 1001 coordinate names", coords)
     integer(n_fields, "problem.n_fields", 1)
     description = string(entry["description"], "problem.description")
     if problem is not None:

@@ -7,7 +7,9 @@ Layout of ``solution.h5`` (schema version 1)::
                       rel_l2, max_abs (with a result), formula (when given)
     /grid/x, y, z     1-D coordinates of a box's tensor grid (x fastest in every field)    [boxes only]
     /grid/t           the output times                                                    [time-dependent only]
-    /mesh/points      node coordinates (n_points, 2 or 3); 1-D coordinates padded with a zero column
+    /mesh/points      node coordinates (n_points, 2 or 3); 1-D coordinates padded with a zero column; beyond
+                      3-D all n coordinates of the scattered nodes, with /mesh/points_xyz their first three
+                      columns (the XDMF geometry: ParaView shows a projection; layout "points")
     /mesh/cells       node indices (n_cells, nodes_per_cell); attribute cell_type (meshio's name)
     /fields/u         the solution at the nodes (n_points,); "u0", "u1", ... for systems
     /exact/u          the exact solution                                                   [when known]
@@ -58,11 +60,14 @@ _XDMF_TOPOLOGY = {
     "hexahedron": "Hexahedron",
     "triangle": "Triangle",
     "tetra": "Tetrahedron",
+    "vertex": "Polyvertex",
 }
 
 
 def xdmf_points(mesh: OutputMesh) -> np.ndarray:
     """Node coordinates with at least two columns (XDMF has no 1-D geometry type)."""
+    if mesh.space_dim > 3:
+        return mesh.points[:, :3]
     if mesh.space_dim >= 2:
         return mesh.points
     return np.column_stack([mesh.points, np.zeros(len(mesh.points))])
@@ -125,7 +130,7 @@ def _root_attributes(solver: Solver, mesh: OutputMesh, result: Result | None, fo
         "width": list(solver.model.width),
         "grid_size": int(solver.model.grid_size),
         "time_dependent": problem.time is not None,
-        "layout": "grid" if mesh.axes is not None else "mesh",
+        "layout": "grid" if mesh.axes is not None else "points" if mesh.cell_type == "vertex" else "mesh",
     }
     if result is not None:
         for name in ("rel_l2", "max_abs"):
@@ -167,7 +172,9 @@ def _write_h5(
                 h5.create_dataset(f"grid/{name}", data=axis)
         if snapshots[0].time is not None:
             h5.create_dataset("grid/t", data=np.array([s.time for s in snapshots], dtype=np.float64))
-        h5.create_dataset("mesh/points", data=xdmf_points(mesh))
+        h5.create_dataset("mesh/points", data=xdmf_points(mesh) if mesh.space_dim <= 3 else mesh.points)
+        if mesh.space_dim > 3:
+            h5.create_dataset("mesh/points_xyz", data=xdmf_points(mesh))
         cells = h5.create_dataset("mesh/cells", data=mesh.cells)
         cells.attrs["cell_type"] = mesh.cell_type
         _write_snapshots(h5, snapshots, mesh)
@@ -200,12 +207,12 @@ def _mesh_elements(grid: ET.Element, h5_name: str | None, mesh: OutputMesh) -> N
     topology = ET.SubElement(
         grid, "Topology", TopologyType=_XDMF_TOPOLOGY[mesh.cell_type], NumberOfElements=str(n_cells)
     )
-    if mesh.cell_type == "line":
+    if mesh.cell_type in ("line", "vertex"):
         topology.set("NodesPerElement", str(per_cell))
     _data_item(topology, h5_name, "mesh/cells", mesh.cells)
     points = xdmf_points(mesh)
     geometry = ET.SubElement(grid, "Geometry", GeometryType="XY" if points.shape[1] == 2 else "XYZ")
-    _data_item(geometry, h5_name, "mesh/points", points)
+    _data_item(geometry, h5_name, "mesh/points" if mesh.space_dim <= 3 else "mesh/points_xyz", points)
 
 
 def _attributes(grid: ET.Element, h5_name: str | None, snap: Snapshot, index: int) -> None:
@@ -258,7 +265,8 @@ def export_hdf5(
     Args:
         solver: the solver (trained or not).
         path: the HDF5 file, e.g. ``"out/u.h5"``.
-        resolution: nodes per axis (default 101 in 1-D and 2-D, 33 in 3-D), or one count per axis.
+        resolution: nodes per axis (default 101 in 1-D and 2-D, 33 in 3-D), or one count per axis; beyond 3-D
+            the number of scattered nodes (default 20,000).
         times: output times of a time-dependent problem, or their number (default 11 equally spaced in
             ``[t0, t1]``); must be None for a steady problem.
         result: the :class:`~kanpde.pde.result.Result` of the solve, for the metrics and per-stage records.

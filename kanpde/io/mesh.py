@@ -102,7 +102,9 @@ def export_mesh(
         for _, _, label, values in snap.labelled():
             point_data[label + suffix] = values
     points = np.zeros((len(mesh.points), 3))
-    points[:, : mesh.space_dim] = mesh.points
+    points[:, : min(mesh.space_dim, 3)] = mesh.points[:, :3]
+    if mesh.space_dim > 3:  # scattered nodes: the geometry is the first three coordinates; all of them as data
+        point_data.update({name: mesh.points[:, i].copy() for i, name in enumerate(problem.coords[: mesh.space_dim])})
     result = meshio.Mesh(points, [(mesh.cell_type, mesh.cells)], point_data=point_data)
     if fmt == "xdmf":
         options.setdefault("data_format", "XML")

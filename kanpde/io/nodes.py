@@ -4,6 +4,10 @@ Boxes get a tensor grid (x fastest) with lines, quadrilaterals or hexahedra. Oth
 triangulation (tetrahedra in 3-D) of the bounding-box grid points inside the domain plus points on its boundary,
 thinned so that no two nodes are closer than half the grid spacing; simplices whose centroid or an edge midpoint
 lies outside are removed, so the cells follow holes and concave parts. Every node lies in the domain.
+
+Beyond three space dimensions no tensor grid or triangulation is made (a grid of 33 nodes per axis has 4e7 nodes
+in 5-D): the nodes are scattered points, 80 % inside the domain and 20 % on its boundary (a seeded Halton sample,
+the same on every call), with one "vertex" cell per node.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ __all__ = [
 
 _CHUNK = 8192  # points per residual evaluation (the jet keeps a graph for the parameters)
 _N_TIMES = 11
+DEFAULT_SCATTERED_NODES = 20_000
+"""Output nodes beyond three space dimensions when no ``resolution`` is given."""
+MAX_GRID_DIM = 3
+"""Most space dimensions that get a tensor grid or a triangulation; beyond, the nodes are scattered points."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,8 @@ class OutputMesh:
     Attributes:
         points: node coordinates (float64), x fastest on a box grid.
         cells: node indices of each cell (int64).
-        cell_type: meshio's name of the cells: "line", "quad", "hexahedron", "triangle" or "tetra".
+        cell_type: meshio's name of the cells: "line", "quad", "hexahedron", "triangle", "tetra", or "vertex"
+            (scattered nodes beyond three dimensions, one cell per node).
         axes: for a box, the 1-D coordinates along each axis (``points`` is their tensor product); None otherwise.
 
     Shapes:
@@ -197,6 +206,23 @@ def _box_mesh(box: Box, counts: list[int]) -> OutputMesh:
     raise ValueError(f"output meshes exist for 1 to 3 space dimensions, got a {dim}-D box")
 
 
+def _scattered_nodes(geometry: AbstractGeometry, resolution: int | Sequence[int] | None) -> OutputMesh:
+    """Scattered nodes of a domain in more than three dimensions: ``resolution`` is their number."""
+    count = DEFAULT_SCATTERED_NODES if resolution is None else resolution
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 2:
+        raise ValueError(
+            f"resolution must be None or a number of output nodes >= 2 for a {geometry.dim}-D domain (beyond "
+            f"{MAX_GRID_DIM} dimensions the nodes are scattered points, not a grid), got {resolution!r}"
+        )
+    generator = torch.Generator().manual_seed(0)
+    n_boundary = int(count) // 5
+    inside = geometry.sample_interior(int(count) - n_boundary, generator=generator, sampler="halton")
+    boundary, _ = geometry.sample_boundary(n_boundary, generator=generator, sampler="halton")
+    points = torch.cat([inside, boundary]).numpy()
+    cells = np.arange(len(points), dtype=np.int64)[:, None]
+    return OutputMesh(points, cells, "vertex")
+
+
 def _thinned(points: np.ndarray, radius: float) -> np.ndarray:
     """Mask keeping points (in priority order: earlier wins) so that no two kept points are closer than ``radius``."""
     from scipy.spatial import cKDTree
@@ -268,20 +294,21 @@ def output_mesh(geometry: AbstractGeometry, resolution: int | Sequence[int] | No
     """Nodes and cells covering a spatial geometry (see the module notes).
 
     Args:
-        geometry: a spatial geometry (1 to 3 dimensions; not a ``SpaceTime``).
+        geometry: a spatial geometry (not a ``SpaceTime``).
         resolution: nodes per axis of the (bounding) box grid, one number or one per axis; default
             :func:`default_resolution` (a :class:`~kanpde.pde.mesh_geometry.MeshDomain` gives its own nodes).
+            Beyond three dimensions: the number of scattered nodes (default ``DEFAULT_SCATTERED_NODES``).
 
     Returns:
-        The mesh; a tensor grid with ``axes`` for a :class:`~kanpde.pde.shapes.Box`.
+        The mesh; a tensor grid with ``axes`` for a :class:`~kanpde.pde.shapes.Box` in 1 to 3 dimensions.
 
     Raises:
         ValueError: bad ``resolution`` or dimension.
     """
     if not isinstance(geometry, AbstractGeometry):
         raise TypeError(f"geometry must be a kanpde geometry, got {type(geometry).__name__}")
-    if not 1 <= geometry.dim <= 3:
-        raise ValueError(f"output meshes exist for 1 to 3 space dimensions, got {geometry.dim}")
+    if geometry.dim > MAX_GRID_DIM:
+        return _scattered_nodes(geometry, resolution)
     from ..pde.mesh_geometry import MeshDomain
 
     if isinstance(geometry, MeshDomain):  # results on the mesh's own nodes and cells (resolution does not apply)

@@ -4,9 +4,10 @@ A checkpoint never holds a pickled problem: unpickling runs whatever the file na
 recipe instead, when the problem is made of data only:
 
 - the class: :class:`~kanpde.pde.problem.Poisson` or :class:`~kanpde.pde.problem.Heat`;
-- the domain: boxes (``Interval``, ``Rectangle``, ``Box``), ``Disk``, ``Polygon`` and their unions, intersections
-  and differences, by their numbers;
-- every value (``f``, ``exact``, boundary values, ``initial``, ``diffusivity``) as an expression string, written by
+- the domain: boxes (``Interval``, ``Rectangle``, ``Box`` in any dimension), ``Ball``, ``Disk``, ``Polygon`` and
+  their unions, intersections and differences, by their numbers;
+- every value (``f``, ``exact``, boundary values, ``initial``, ``diffusivity``, Poisson's ``coefficient`` when it is
+  not 1; a matrix coefficient as a list of rows) as an expression string, written by
   :func:`kanpde.pde.safe_expr.expression_text` and read back by the whitelist parser;
 - the conditions ``Dirichlet``, ``Neumann``, ``Robin``, ``Periodic`` with ``on`` a side name or None.
 
@@ -40,6 +41,7 @@ __all__ = ["problem_recipe", "problem_from_recipe"]
 _MAX_CSG_DEPTH = 32
 _MAX_VERTICES = 10_000
 _MAX_CONDITIONS = 1000
+_MAX_DIM = 1000  # coordinates of a point in a recipe (boxes and balls in any dimension)
 
 
 class _NotData(Exception):
@@ -70,11 +72,26 @@ def problem_recipe(problem: Problem) -> dict[str, Any] | None:
             assert problem.time is not None
             initial = [c.value for c in problem.conditions if isinstance(c, Initial)]
             recipe["time"] = [problem.time.t0, problem.time.t1]
-            recipe["diffusivity"] = _value_text(problem.diffusivity)
+            recipe["diffusivity"] = _coefficient_data(problem.diffusivity)
             recipe["initial"] = _value_text(initial[0])
+        elif not _is_unit(problem.coefficient):  # type: ignore[attr-defined]
+            recipe["coefficient"] = _coefficient_data(problem.coefficient)  # type: ignore[attr-defined]
     except _NotData:
         return None
     return recipe
+
+
+def _coefficient_data(value: object) -> str | list[list[str]]:
+    """A scalar coefficient as a string, a matrix (tuples of expressions) as a list of rows of strings."""
+    if isinstance(value, tuple):
+        return [[_value_text(e) for e in row] for row in value]
+    return _value_text(value)
+
+
+def _is_unit(value: object) -> bool:
+    from ..pde.expressions import Expression
+
+    return isinstance(value, Expression) and value.is_constant and float(value.sympy_expr) == 1.0  # type: ignore[arg-type]
 
 
 def _value_text(value: object) -> str:
@@ -97,6 +114,8 @@ def _geometry_data(geometry: AbstractGeometry, depth: int) -> dict[str, Any]:
         return {"kind": "Box", "lower": list(geometry.lower), "upper": list(geometry.upper)}  # type: ignore[attr-defined]
     if kind is Disk:
         return {"kind": "Disk", "center": list(geometry.center), "radius": geometry.radius}  # type: ignore[attr-defined]
+    if kind is _ball_class():
+        return {"kind": "Ball", "center": list(geometry.center), "radius": geometry.radius}  # type: ignore[attr-defined]
     if kind is Polygon:
         return {"kind": "Polygon", "vertices": [list(v) for v in geometry.vertices]}  # type: ignore[attr-defined]
     if kind in (Union, Intersection, Difference) and depth < _MAX_CSG_DEPTH:
@@ -131,8 +150,8 @@ def _condition_data(condition: object) -> dict[str, Any]:
 
 # -- data -> problem ----------------------------------------------------------------------------------------------
 def _numbers(value: object, where: str, length: int | None = None) -> list[float]:
-    if not isinstance(value, list) or not 1 <= len(value) <= 3 or (length is not None and len(value) != length):
-        raise fail(where, f"a list of {length or '1 to 3'} numbers", value)
+    if not isinstance(value, list) or not 1 <= len(value) <= _MAX_DIM or (length is not None and len(value) != length):
+        raise fail(where, f"a list of {length or f'1 to {_MAX_DIM}'} numbers", value)
     return [number(v, f"{where}[{i}]") for i, v in enumerate(value)]
 
 
@@ -142,6 +161,16 @@ def _text(value: object, where: str, *, optional: bool = False) -> str | None:
     if not isinstance(value, str):
         raise fail(where, "an expression string" + (" or None" if optional else ""), value)
     return value  # read by the whitelist parser when the problem is built
+
+
+def _coefficient(value: object, where: str) -> str | list[list[str]]:
+    """A coefficient of a recipe: an expression string, or a matrix as a list of rows of strings."""
+    if isinstance(value, list):
+        square = all(isinstance(row, list) and len(row) == len(value) for row in value)
+        if not 1 <= len(value) <= _MAX_DIM or not square:
+            raise fail(where, "an expression string or a square matrix (a list of rows of strings)", value)
+        return [[str(_text(e, f"{where}[{i}][{j}]")) for j, e in enumerate(row)] for i, row in enumerate(value)]
+    return _text(value, where)  # type: ignore[return-value]
 
 
 def _geometry(data: object, where: str, depth: int = 0) -> AbstractGeometry:
@@ -157,6 +186,9 @@ def _geometry(data: object, where: str, depth: int = 0) -> AbstractGeometry:
         return shapes.Disk(
             _numbers(fields["center"], f"{where}.center", 2), number(fields["radius"], f"{where}.radius")
         )
+    if kind == "Ball":
+        fields = exact_keys(data, where, {"kind", "center", "radius"})
+        return _ball_class()(_numbers(fields["center"], f"{where}.center"), number(fields["radius"], f"{where}.radius"))
     if kind == "Polygon":
         fields = exact_keys(data, where, {"kind", "vertices"})
         vertices = fields["vertices"]
@@ -169,7 +201,13 @@ def _geometry(data: object, where: str, depth: int = 0) -> AbstractGeometry:
         fields = exact_keys(data, where, {"kind", "a", "b"})
         a, b = _geometry(fields["a"], f"{where}.a", depth + 1), _geometry(fields["b"], f"{where}.b", depth + 1)
         return {"Union": csg.Union, "Intersection": csg.Intersection, "Difference": csg.Difference}[kind](a, b)
-    raise fail(where, "a geometry (kind Box, Disk, Polygon, Union, Intersection or Difference)", data)
+    raise fail(where, "a geometry (kind Box, Ball, Disk, Polygon, Union, Intersection or Difference)", data)
+
+
+def _ball_class() -> type:
+    from ..pde.ball import Ball
+
+    return Ball
 
 
 def _field(value: object, where: str) -> int:
@@ -182,8 +220,10 @@ def _condition(data: object, where: str) -> object:
     kind = data.get("kind") if isinstance(data, dict) else None
     if kind == "Periodic":
         fields = exact_keys(data, where, {"kind", "axis", "field"})
-        if fields["axis"] not in ("x", "y", "z"):
-            raise fail(f"{where}.axis", "'x', 'y' or 'z'", fields["axis"])
+        axis = fields["axis"]
+        numbered = isinstance(axis, str) and len(axis) <= 6 and axis[:1] == "x" and axis[1:].isdigit()
+        if axis not in ("x", "y", "z") and not numbered:
+            raise fail(f"{where}.axis", "'x', 'y', 'z' or 'x1', 'x2', ...", axis)
         return conditions.Periodic(fields["axis"], field=_field(fields["field"], f"{where}.field"))
     names = {"Dirichlet": ("value",), "Neumann": ("flux",), "Robin": ("alpha", "beta", "value")}.get(str(kind))
     if names is None:
@@ -211,7 +251,7 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
     kind = recipe.get("class") if isinstance(recipe, dict) else None
     common = {"class", "domain", "f", "bcs", "exact", "description"}
     if kind == "Poisson":
-        fields = exact_keys(recipe, where, common)
+        fields = exact_keys(recipe, where, common | ({"coefficient"} & set(recipe)))  # type: ignore[arg-type]
     elif kind == "Heat":
         fields = exact_keys(recipe, where, common | {"time", "diffusivity", "initial"})
     else:
@@ -232,9 +272,11 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
     }
     try:
         if kind == "Poisson":
+            if "coefficient" in fields:
+                options["coefficient"] = _coefficient(fields["coefficient"], f"{where}.coefficient")
             return Poisson(domain, **options)  # type: ignore[arg-type]
         time = _numbers(fields["time"], f"{where}.time", 2)
-        diffusivity = _text(fields["diffusivity"], f"{where}.diffusivity")
+        diffusivity = _coefficient(fields["diffusivity"], f"{where}.diffusivity")
         initial = _text(fields["initial"], f"{where}.initial")
         return Heat(domain, (time[0], time[1]), diffusivity, initial=initial, **options)  # type: ignore[arg-type]
     except TypeError as err:

@@ -79,7 +79,8 @@ def exact_dirichlet_applies(problem: Problem, *, smooth_only: bool = False) -> b
     """Whether the problem's Dirichlet data (and initial value) can be imposed exactly.
 
     Needs one Dirichlet condition on the whole boundary, nothing else but (for time-dependent problems) the
-    initial value of a scalar field; ``smooth_only`` also asks for a box, whose distance function is smooth.
+    initial value of a scalar field; ``smooth_only`` also asks for a box or a ball, whose distance functions are
+    smooth.
     """
     dirichlet = [c for c in problem.conditions if isinstance(c, Dirichlet)]
     initial = [c for c in problem.conditions if isinstance(c, Initial)]
@@ -90,8 +91,14 @@ def exact_dirichlet_applies(problem: Problem, *, smooth_only: bool = False) -> b
         and dirichlet[0].on is None
         and len(initial) == (problem.time is not None)
         and len(problem.conditions) == expected
-        and (not smooth_only or isinstance(problem.space, Box))
+        and (not smooth_only or isinstance(problem.space, Box) or _is_ball(problem.space))
     )
+
+
+def _is_ball(space: object) -> bool:
+    from .ball import Ball  # a ball's distance function (r^2 - |x - c|^2) / 2r is smooth too
+
+    return isinstance(space, Ball)
 
 
 def exact_dirichlet(problem: Problem) -> HardConstraint:

@@ -227,9 +227,14 @@ def _normal_derivative(u: Fields, normals: Tensor) -> Tensor:
     return (full * normals).sum(dim=1)
 
 
+def _is_numbered_axis(axis: object) -> bool:
+    return isinstance(axis, str) and axis[:1] == "x" and axis[1:].isdigit() and axis[1:2] != "0"
+
+
 @dataclass(frozen=True)
 class Periodic(AbstractCondition):
-    """``u`` and ``du/d(axis)`` equal on the two opposite faces of a box along ``axis`` ("x", "y", "z")."""
+    """``u`` and ``du/d(axis)`` equal on the two opposite faces of a box along ``axis`` ("x", "y", "z"; "x1", ...
+    beyond 3-D)."""
 
     axis: str = "x"
     field: int = 0
@@ -237,8 +242,8 @@ class Periodic(AbstractCondition):
     point_sets = ("points", "partners")
 
     def __post_init__(self) -> None:
-        if self.axis not in ("x", "y", "z"):
-            raise ValueError(f"Periodic axis must be 'x', 'y' or 'z', got {self.axis!r}")
+        if self.axis not in ("x", "y", "z") and not _is_numbered_axis(self.axis):
+            raise ValueError(f"Periodic axis must be 'x', 'y', 'z' (or 'x1', 'x2', ... beyond 3-D), got {self.axis!r}")
 
     @property
     def label(self) -> str:
@@ -256,7 +261,7 @@ class Periodic(AbstractCondition):
 
     def sample(self, domain: AbstractGeometry, n_points: int, **kwargs: Any) -> ConditionPoints:
         space = getattr(domain, "space", domain)
-        axis = "xyz".index(self.axis)
+        axis = space.side_names.index(f"{self.axis}min") // 2
         points, normals = domain.sample_side(f"{self.axis}min", n_points, **kwargs)
         partners = points.clone()
         partners[:, axis] = float(space.upper[axis])  # type: ignore[attr-defined]

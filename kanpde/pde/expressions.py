@@ -117,29 +117,29 @@ class _TorchPrinter(LambdaPrinter):
 
 
 def coordinate_names(space_dim: int, time: bool = False) -> tuple[str, ...]:
-    """Names of the coordinate columns: `x`, `y`, `z` for space, then `t` when there is time.
+    """Names of the coordinate columns: `x`, `y`, `z` for space (`x1`, ..., `xn` beyond three), then `t`.
 
     Args:
-        space_dim: Number of space dimensions, 1 to 3. Problems in more dimensions have no coordinate names;
-            give their values as callables of the `(n_points, n_coords)` tensor.
+        space_dim: Number of space dimensions, at least 1: up to 3 they are named x, y, z; in more dimensions
+            all of them are named x1, x2, ..., xn (so a 5-D point has columns x1 ... x5).
         time: Whether the last column is time.
 
     Returns:
-        The names, e.g. `("x", "y")` or `("x", "t")`.
+        The names, e.g. `("x", "y")`, `("x", "t")` or `("x1", "x2", "x3", "x4")`.
 
     Raises:
-        ValueError: If `space_dim` is not 1, 2 or 3.
+        ValueError: If `space_dim` is not a positive integer.
 
     Example:
         >>> coordinate_names(2, time=True)
         ('x', 'y', 't')
+        >>> coordinate_names(4)
+        ('x1', 'x2', 'x3', 'x4')
     """
-    if isinstance(space_dim, bool) or not isinstance(space_dim, int) or not 1 <= space_dim <= 3:
-        raise ValueError(
-            f"space_dim must be 1, 2 or 3 (coordinates x, y, z), got {space_dim!r}. In more dimensions the "
-            "coordinates have no names: give values as callables of the (n_points, n_coords) tensor."
-        )
-    return _SPACE_NAMES[:space_dim] + ((_TIME_NAME,) if time else ())
+    if isinstance(space_dim, bool) or not isinstance(space_dim, int) or space_dim < 1:
+        raise ValueError(f"space_dim must be a positive integer (the number of space coordinates), got {space_dim!r}")
+    space = _SPACE_NAMES[:space_dim] if space_dim <= 3 else tuple(f"x{i + 1}" for i in range(space_dim))
+    return space + ((_TIME_NAME,) if time else ())
 
 
 @final

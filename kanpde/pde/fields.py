@@ -4,7 +4,7 @@ A residual of :class:`~kanpde.pde.problem.PDE` is written with a :class:`Fields`
 
     u.value            u itself                          (n_points,)
     u.x, u.y, u.t      first derivatives by coordinate   (n_points,)
-    u.xx, u.xy, u.tt   second derivatives
+    u.xx, u.xy, u.tt   second derivatives (beyond 3-D: u.x1, u.x1x1, u.x2x5, ...)
     u.laplacian        Laplacian over the space coordinates
     u.grad             spatial gradient                  (n_points, space_dim)
     u.d("x", "x", "x") any derivative; order 3 and more by nested autograd
@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["JetRequest", "FieldJet", "Fields", "probe"]
+__all__ = ["JetRequest", "FieldJet", "Fields", "probe", "split_coordinates"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,30 @@ class FieldJet:
     lap: Tensor | None = None
     hess: Tensor | None = None
     laplacian_dims: tuple[int, ...] | None = None
+
+
+def split_coordinates(name: str, coords: Sequence[str]) -> tuple[str, ...] | None:
+    """Split an attribute name such as ``"xy"``, ``"xxt"`` or ``"x1x10"`` into coordinate names, or None.
+
+    With one-letter coordinates every letter is one coordinate; with names such as ``x1 ... xn`` (more than three
+    space dimensions) the longest coordinate name that matches is taken at each position.
+
+    Example:
+        >>> split_coordinates("x1x2", ("x1", "x2", "x3", "x4")), split_coordinates("xt", ("x", "t"))
+        (('x1', 'x2'), ('x', 't'))
+    """
+    if not name or name.startswith("_"):
+        return None
+    by_length = sorted(coords, key=len, reverse=True)
+    parts: list[str] = []
+    position = 0
+    while position < len(name):
+        match = next((c for c in by_length if name.startswith(c, position)), None)
+        if match is None:
+            return None
+        parts.append(match)
+        position += len(match)
+    return tuple(parts)
 
 
 class Fields:
@@ -115,10 +139,11 @@ class Fields:
         return self._autograd(idx)
 
     def __getattr__(self, name: str) -> Tensor:
-        # u.x, u.xy, u.xxt ...: derivatives named by concatenated one-letter coordinates.
+        # u.x, u.xy, u.xxt ...: derivatives named by concatenated coordinates (u.x1x2, u.x3t beyond 3-D).
         coords = self.__dict__.get("coords", ())
-        if name and all(c in coords for c in name) and all(len(c) == 1 for c in coords):
-            return self.d(*name)
+        names = split_coordinates(name, coords)
+        if names is not None:
+            return self.d(*names)
         raise AttributeError(
             f"{type(self).__name__} has no attribute {name!r}; derivatives are named by coordinates {coords} "
             "(u.x, u.xx, u.xy, u.t, ...), or use u.value, u.grad, u.laplacian, u.d(...), u.coord(...)"
@@ -230,8 +255,9 @@ class _Recorder:
 
     def __getattr__(self, name: str) -> Any:
         coords = self.__dict__.get("coords", ())
-        if name and all(c in coords for c in name):
-            return self.d(*name)
+        names = split_coordinates(name, coords)
+        if names is not None:
+            return self.d(*names)
         raise AttributeError(
             f"residual: u has no attribute {name!r}; derivatives are named by coordinates {coords} (u.x, u.xx, "
             "u.t, ...), or use u.value, u.grad, u.laplacian, u.d(...), u.coord(...)"

@@ -1,10 +1,10 @@
 """The geometry contract `AbstractGeometry`, and one import point for every geometry.
 
-Coordinates are named x, y, z (then x3, x4, ... beyond three axes) and t for time, in that column order. Every
-geometry answers point queries (`contains`, `on_boundary`, `boundary_normal`, `distance`) and places points
-(`sample_interior`, `sample_boundary`) with an `AbstractSampler` on the unit cube, deterministically given a
-`torch.Generator`. Tolerances are absolute. Sampled tensors are float64 on the CPU unless `dtype`/`device` say
-otherwise; queries return results on the device of the points.
+Coordinates are named x, y, z (x1, x2, ..., xn when there are more than three axes) and t for time, in that
+column order. Every geometry answers point queries (`contains`, `on_boundary`, `boundary_normal`, `distance`)
+and places points (`sample_interior`, `sample_boundary`) with an `AbstractSampler` on the unit cube,
+deterministically given a `torch.Generator`. Tolerances are absolute. Sampled tensors are float64 on the CPU
+unless `dtype`/`device` say otherwise; queries return results on the device of the points.
 
 `distance` is an approximate distance function $\\phi$ for hard Dirichlet constraints $u = \\phi N + g$: positive
 inside, zero on the boundary, negative outside, smooth except at corners, with $|\\nabla\\phi| \\le 1$ near smooth
@@ -12,7 +12,8 @@ boundary parts.
 
 The concrete geometries live in their own modules and are re-exported here, so all of them can be imported from
 `kanpde.pde.geometry`: `Box`, `Interval`, `Rectangle`, `Disk`, `Polygon` (`shapes.py`); `Union`, `Intersection`,
-`Difference` (`csg.py`); `TimeInterval`, `SpaceTime` (`spacetime.py`); `MeshDomain` (`mesh_geometry.py`).
+`Difference` (`csg.py`); `TimeInterval`, `SpaceTime` (`spacetime.py`); `MeshDomain` (`mesh_geometry.py`); `Ball`
+(`ball.py`, any dimension).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "TimeInterval",  # noqa: F822 (provided by __getattr__)
     "SpaceTime",  # noqa: F822 (provided by __getattr__)
     "MeshDomain",  # noqa: F822 (provided by __getattr__)
+    "Ball",  # noqa: F822 (provided by __getattr__)
 ]
 
 # Re-exported lazily (PEP 562): those modules import this one, so importing them here at load time would be circular.
@@ -60,6 +62,7 @@ _ELSEWHERE = {
     "TimeInterval": ".spacetime",
     "SpaceTime": ".spacetime",
     "MeshDomain": ".mesh_geometry",
+    "Ball": ".ball",
 }
 
 
@@ -73,8 +76,13 @@ _MAX_BATCHES = 100  # rejection rounds before sampling gives up
 _MAX_BATCH = 2**22  # largest candidate batch drawn at once
 
 
-def _axis_name(axis: int) -> str:
-    return "xyz"[axis] if axis < 3 else f"x{axis}"
+def axis_names(dim: int) -> tuple[str, ...]:
+    """Names of `dim` space axes: x, y, z up to three axes, x1, x2, ..., xn beyond."""
+    return tuple("xyz"[:dim]) if dim <= 3 else tuple(f"x{i + 1}" for i in range(dim))
+
+
+def _axis_name(axis: int, dim: int = 3) -> str:
+    return axis_names(max(dim, axis + 1))[axis]
 
 
 def _float_scalar(value: object, name: str) -> float:
@@ -117,7 +125,7 @@ def _check_extent(lower: Sequence[float], upper: Sequence[float], what: str, axe
         ValueError: naming ``what`` (e.g. "lower/upper", "radius"), the axis and the limit; rescale the problem.
     """
     for axis, (a, b) in enumerate(zip(lower, upper)):
-        name = axes[axis] if axis < len(axes) else _axis_name(axis)
+        name = axes[axis] if axis < len(axes) else _axis_name(axis, len(lower))
         magnitude = max(abs(a), abs(b))
         if magnitude > MAX_COORDINATE:
             raise ValueError(

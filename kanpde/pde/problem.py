@@ -1,10 +1,11 @@
 """Problems as objects: the domain, the equation, the conditions and (when known) the exact solution.
 
-- :class:`Poisson`: ``-Laplace(u) = f``;
-- :class:`Heat`: ``u_t - k Laplace(u) = f`` with an initial value;
+- :class:`Poisson`: ``-Laplace(u) = f``, or ``-div(k grad u) = f`` with ``coefficient=k``;
+- :class:`Heat`: ``u_t - div(k grad u) = f`` with an initial value (``k Laplace(u)`` for a constant ``k``);
 - :class:`PDE`: any residual written with the derivatives of ``u`` (see :mod:`kanpde.pde.fields`).
 
-Coordinates are named x, y, z (space) then t (time); values are expressions in them.
+Coordinates are named x, y, z (space; x1, ..., xn beyond three dimensions) then t (time); values are
+expressions in them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .coefficients import make_diffusion
 from .conditions import AbstractCondition, Initial
 from .expressions import Expression, ExpressionLike, as_expression, coordinate_names
 from .fields import Fields
@@ -87,8 +89,6 @@ class Problem:
         self.space = domain
         self.time = None if time is None else _time_interval(time)
         self.domain: AbstractGeometry = domain if self.time is None else SpaceTime(domain, self.time)
-        if domain.dim > 3:
-            raise ValueError(f"domain has {domain.dim} dimensions; problems are defined for 1 to 3 space dimensions")
         self.coords = coordinate_names(domain.dim, self.time is not None)
         self.n_fields = n_fields
         self._residual = residual
@@ -159,7 +159,9 @@ class Problem:
 
 
 class Poisson(Problem):
-    """``-Laplace(u) = f`` in the domain, with boundary conditions.
+    """``-Laplace(u) = f`` in the domain, with boundary conditions; with ``coefficient=k`` the conservation form
+    ``-div(k grad u) = f``: ``k`` a positive number, an expression in the coordinates, or a symmetric positive
+    definite ``space_dim x space_dim`` matrix of numbers or expressions (see :mod:`kanpde.pde.coefficients`).
 
     Example:
         >>> import kanpde as kp
@@ -175,21 +177,36 @@ class Poisson(Problem):
         exact: ExpressionLike | None = None,
         *,
         description: str = "",
+        coefficient: Any = 1.0,
     ) -> None:
         coords = coordinate_names(domain.dim, False) if isinstance(domain, AbstractGeometry) else ("x",)
         self.f = as_expression(f, coords=coords, name="f")
         source = self.f
+        self.diffusion = flux = make_diffusion(coefficient, coords=coords, name="coefficient")
+        self.coefficient = flux.scalar if flux.scalar is not None else flux.matrix
+        plain = flux.scalar is not None and flux.is_constant and float(flux.scalar.sympy_expr) == 1.0
+        operator = "Laplace(u)" if plain else flux.operator_text()
         super().__init__(
             domain,
-            lambda u: u.laplacian + source(u.points),
+            (lambda u: u.laplacian + source(u.points)) if plain else (lambda u: flux.divergence(u) + source(u.points)),
             bcs=bcs,
             exact=exact,
-            description=description or f"-Laplace(u) = {source._describe()} on {domain!r}",
+            description=description or f"-{operator} = {source._describe()} on {domain!r}",
         )
+
+    def check_data(self, points: Tensor) -> None:
+        """As :meth:`Problem.check_data`, and the coefficient must be positive (definite) at ``points``."""
+        super().check_data(points)
+        self.diffusion.check_positive(points)
 
 
 class Heat(Problem):
-    """``u_t - k Laplace(u) = f`` on the domain x (t0, t1), with an initial value and boundary conditions."""
+    """``u_t - div(k grad u) = f`` on the domain x (t0, t1), with an initial value and boundary conditions.
+
+    ``diffusivity`` ``k``: a positive number (``u_t - k Laplace(u)``), an expression in the coordinates and ``t``
+    (``div(k grad u) = k Laplace(u) + grad k . grad u``), or a symmetric positive definite ``space_dim x space_dim``
+    matrix of numbers or expressions (anisotropic; see :mod:`kanpde.pde.coefficients`).
+    """
 
     def __init__(
         self,
@@ -204,30 +221,26 @@ class Heat(Problem):
         description: str = "",
     ) -> None:
         coords = coordinate_names(domain.dim, True) if isinstance(domain, AbstractGeometry) else ("x", "t")
-        self.diffusivity = as_expression(diffusivity, coords=coords, name="diffusivity")
+        self.diffusion = flux = make_diffusion(diffusivity, coords=coords, name="diffusivity")
+        self.diffusivity = flux.scalar if flux.scalar is not None else flux.matrix
         self.f = as_expression(f, coords=coords, name="f")
-        k, source = self.diffusivity, self.f
-        if k.is_constant and not float(k(torch.zeros(1, len(coords), dtype=torch.float64))[0]) > 0:
-            raise ValueError(f"diffusivity must be positive, got {diffusivity!r}")
+        source = self.f
         if initial is None:
             raise ValueError("Heat needs an initial value: pass initial=... (a number, string, sympy or callable)")
         super().__init__(
             domain,
-            lambda u: u.t - k(u.points) * u.laplacian - source(u.points),
+            lambda u: u.t - flux.divergence(u) - source(u.points),
             bcs=bcs,
             time=time,
             initial=initial,
             exact=exact,
-            description=description or f"u_t - {k._describe()}*Laplace(u) = {source._describe()} on {domain!r}",
+            description=description or f"u_t - {flux.operator_text()} = {source._describe()} on {domain!r}",
         )
 
     def check_data(self, points: Tensor) -> None:
-        """As :meth:`Problem.check_data`, and the diffusivity must be positive at ``points``."""
+        """As :meth:`Problem.check_data`, and the diffusivity must be positive (definite) at ``points``."""
         super().check_data(points)
-        values = self.diffusivity(points)
-        if not bool((values > 0).all()):
-            worst = float(values.min())
-            raise ValueError(f"diffusivity must be positive in the domain, got {worst:g} at a point of the domain")
+        self.diffusion.check_positive(points)
 
 
 class PDE(Problem):

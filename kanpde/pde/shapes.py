@@ -29,8 +29,9 @@ __all__ = ["Box", "Interval", "Rectangle", "Disk", "Polygon"]
 class Box(AbstractGeometry):
     """Axis-aligned box $\\prod_i [a_i, b_i]$ in any dimension.
 
-    Sides are named `"xmin", "xmax", "ymin", "ymax", "zmin", "zmax"`, then `"x3min", "x3max", ...` (axis index)
-    beyond three axes, with the aliases `"left"/"right"` (x) in 1-D and 2-D and `"bottom"/"top"` (y) in 2-D.
+    Sides are named `"xmin", "xmax", "ymin", "ymax", "zmin", "zmax"` in up to three dimensions and
+    `"x1min", "x1max", ..., "xnmin", "xnmax"` beyond (the coordinates are then x1, ..., xn), with the aliases
+    `"left"/"right"` (x) in 1-D and 2-D and `"bottom"/"top"` (y) in 2-D.
     `distance` is $\\frac{h}{4}\\prod_i \\frac{4 (x_i - a_i)(b_i - x_i)}{(b_i - a_i)^2}$ inside ($h$ the shortest
     side; in 1-D $(x-a)(b-x)/(b-a)$, slope 1 at the ends) and minus its absolute value outside. Boundary points
     are split over the faces in proportion to their areas (largest remainder), grouped by face in `side_names`
@@ -59,7 +60,7 @@ class Box(AbstractGeometry):
             if not a < b:
                 raise ValueError(
                     f"lower must be < upper on every axis, got lower[{axis}]={a} >= upper[{axis}]={b} "
-                    f"(axis {_axis_name(axis)})"
+                    f"(axis {_axis_name(axis, len(self.lower))})"
                 )
         _check_extent(self.lower, self.upper, "lower/upper")
 
@@ -143,7 +144,7 @@ class Box(AbstractGeometry):
 
     @property
     def side_names(self) -> tuple[str, ...]:
-        return tuple(f"{_axis_name(axis)}{end}" for axis in range(self.dim) for end in ("min", "max"))
+        return tuple(f"{_axis_name(axis, self.dim)}{end}" for axis in range(self.dim) for end in ("min", "max"))
 
     def _side(self, name: object) -> int:
         aliases = {"left": "xmin", "right": "xmax", "bottom": "ymin", "top": "ymax"}

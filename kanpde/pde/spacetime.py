@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -130,6 +131,28 @@ class SpaceTime(AbstractGeometry):
 
     def _sample_boundary(self, n: int, generator: torch.Generator, sampler: AbstractSampler) -> tuple[Tensor, Tensor]:
         return self._with_times(*self.space._sample_boundary(n, generator, sampler), generator, sampler)
+
+    def sample_interior(
+        self,
+        n_points: int,
+        *,
+        generator: torch.Generator,
+        sampler: SamplerSpec = "sobol",
+        dtype: torch.dtype = _F64,
+        device: torch.device | str = "cpu",
+    ) -> Tensor:
+        """As `AbstractGeometry.sample_interior`; when the space fills less than 5 % of its bounding box (a ball in
+        many dimensions) the space points come from `space.sample_interior` and the times from a 1-D sample,
+        randomly paired, instead of rejection in the space-time bounding box."""
+        lower, upper = self.space.bounds
+        if self.space.measure >= 0.05 * math.prod(b - a for a, b in zip(lower, upper, strict=True)):
+            return super().sample_interior(n_points, generator=generator, sampler=sampler, dtype=dtype, device=device)
+        smp = make_sampler(sampler)
+        space = self.space.sample_interior(n_points, generator=generator, sampler=smp, dtype=_F64)
+        u = smp.sample_unit(len(space), 1, generator=generator)[_permutation(len(space), generator)]
+        u = torch.where(u > 0, u, 0.5)  # t0 itself is not interior (a measure-zero redraw)
+        points = torch.cat([space, self.time.t0 + self.time.length * u], dim=1)
+        return points.to(dtype=dtype, device=device)
 
     def sample_initial(
         self,

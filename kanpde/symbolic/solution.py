@@ -117,18 +117,30 @@ def _box_distance(lower: tuple[float, ...], upper: tuple[float, ...], symbols: l
     return shortest / 4 * product
 
 
+def _ball_distance(center: tuple[float, ...], radius: float, symbols: list[sympy.Symbol]) -> sympy.Expr:
+    """The formula of :meth:`kanpde.pde.ball.Ball.distance`: ``(r^2 - |x - c|^2) / (2 r)``."""
+    r = _rational(radius)
+    return (r**2 - sum((s - _rational(c)) ** 2 for s, c in zip(symbols, center))) / (2 * r)
+
+
 def _constraint_formulas(solver: Solver, symbols: list[sympy.Symbol]) -> tuple[sympy.Expr, sympy.Expr]:
+    from ..pde.ball import Ball
     from ..pde.conditions import Dirichlet, Initial
     from ..pde.shapes import Box
 
     problem = solver.problem
-    if not isinstance(problem.space, Box):
-        raise ValueError("a formula with a hard constraint needs a box domain (its distance function is a formula)")
+    if not isinstance(problem.space, (Box, Ball)):
+        raise ValueError(
+            "a formula with a hard constraint needs a box or ball domain (its distance function is a formula)"
+        )
     value = next(c for c in problem.conditions if isinstance(c, Dirichlet)).value
     if value.sympy_expr is None:  # type: ignore[union-attr]
         raise ValueError("the Dirichlet value is a callable: give it as a number, string or sympy to get a formula")
     space_symbols = symbols[: problem.space_dim]
-    distance = _box_distance(problem.space.lower, problem.space.upper, space_symbols)
+    if isinstance(problem.space, Ball):
+        distance = _ball_distance(problem.space.center, problem.space.radius, space_symbols)
+    else:
+        distance = _box_distance(problem.space.lower, problem.space.upper, space_symbols)
     g = value.sympy_expr.subs({sympy.Symbol(c): s for c, s in zip(problem.coords, symbols)})  # type: ignore[union-attr]
     if problem.time is None:
         return distance, g

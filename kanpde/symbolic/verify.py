@@ -1,13 +1,13 @@
 """Checking a formula against a problem: substitute it into the PDE and the conditions, exactly where possible.
 
-:func:`verify_formula` builds each residual as a sympy expression (the PDE: ``-Laplace(u) - f`` for Poisson,
-``u_t - k Laplace(u) - f`` for Heat, the user's residual function called on a sympy stand-in of
-:class:`~kanpde.pde.fields.Fields` for a general PDE; each condition on each side of a box, by substituting the
-side's coordinate) and decides whether it is exactly zero: first by cheap rewrites (``expand``, ``trigsimp``,
-``expand_trig``), then :func:`sympy.simplify`, all under a time limit; when they do not reach 0, the verdict comes
-from evaluating the residual at random points with 30 significant digits (zero means below 1e-20 of the size of
-its terms: a floating-point constant in the formula, exact to 16 digits only, shows up as about 1e-16). Every
-residual is also evaluated numerically in float64 at sample points through the same code as training (so
+:func:`verify_formula` builds each residual as a sympy expression (the PDE: ``-div(k grad u) - f`` for Poisson,
+``u_t - div(k grad u) - f`` for Heat, with ``k`` a scalar or a matrix; the user's residual function called on a
+sympy stand-in of :class:`~kanpde.pde.fields.Fields` for a general PDE; each condition on each side of a box, by
+substituting the side's coordinate) and decides whether it is exactly zero: first by cheap rewrites (``expand``,
+``trigsimp``, ``expand_trig``), then :func:`sympy.simplify`, all under a time limit; when they do not reach 0, the
+verdict comes from evaluating the residual at random points with 30 significant digits (zero means below 1e-20 of
+the size of its terms: a floating-point constant in the formula, exact to 16 digits only, shows up as about 1e-16).
+Every residual is also evaluated numerically in float64 at sample points through the same code as training (so
 residuals written with torch functions, conditions on curved boundaries and masks are checked too, numerically
 only). The formula is compared with ``problem.exact`` the same way.
 
@@ -285,9 +285,11 @@ class SymbolicFields:
         return sympy.diff(self._expr, *[self._symbols[n] for n in names]) if names else self._expr
 
     def __getattr__(self, name: str) -> sympy.Expr:
-        coords = self.__dict__.get("coords", ())
-        if name and all(c in coords for c in name):
-            return self.d(*name)
+        from ..pde.fields import split_coordinates  # u.xy, and u.x1x2 beyond 3-D
+
+        names = split_coordinates(name, self.__dict__.get("coords", ()))
+        if names is not None:
+            return self.d(*names)
         raise AttributeError(name)
 
 
@@ -302,14 +304,13 @@ def _sympy_value(expression: Any, by_name: dict[str, sympy.Symbol]) -> sympy.Exp
 def _pde_residual(problem: Problem, u: sympy.Expr, by_name: dict[str, sympy.Symbol]) -> sympy.Expr | None:
     from ..pde.problem import PDE, Heat, Poisson
 
-    space = [by_name[c] for c in problem.coords if c != "t"]
-    laplacian = sympy.Add(*[sympy.diff(u, s, 2) for s in space])
     if isinstance(problem, Poisson):
         f = _sympy_value(problem.f, by_name)
-        return None if f is None else -laplacian - f
+        flux = problem.diffusion.sympy_divergence(u, by_name)  # -div(k grad u) = -Laplace(u) for k = 1
+        return None if f is None or flux is None else -flux - f
     if isinstance(problem, Heat):
-        k, f = _sympy_value(problem.diffusivity, by_name), _sympy_value(problem.f, by_name)
-        return None if k is None or f is None else sympy.diff(u, by_name["t"]) - k * laplacian - f
+        f, flux = _sympy_value(problem.f, by_name), problem.diffusion.sympy_divergence(u, by_name)
+        return None if flux is None or f is None else sympy.diff(u, by_name["t"]) - flux - f
     if isinstance(problem, PDE) and problem.n_fields == 1:
         try:
             value = problem.residual(SymbolicFields(u, [by_name[c] for c in problem.coords], problem.coords))  # type: ignore[arg-type]
@@ -350,7 +351,7 @@ def _condition_residuals(
         return [(u - value).subs(by_name["t"], t0)], False
     if isinstance(condition, Periodic):
         assert isinstance(problem.space, Box)
-        axis = "xyz".index(condition.axis)
+        axis = problem.coords.index(condition.axis)
         s = by_name[condition.axis]
         lo, hi = (sympy.nsimplify(v, rational=True) for v in (problem.space.lower[axis], problem.space.upper[axis]))
         du = sympy.diff(u, s)

@@ -177,8 +177,9 @@ def test_coordinate_names() -> None:
     assert coordinate_names(2, time=False) == ("x", "y")
     assert coordinate_names(3, time=True) == ("x", "y", "z", "t")
     assert coordinate_names(1, time=True) == ("x", "t")
-    for bad in (0, 4, 2.0, True):
-        with pytest.raises(ValueError, match="space_dim.*callables"):
+    assert coordinate_names(4, time=True) == ("x1", "x2", "x3", "x4", "t")
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match="space_dim must be a positive integer"):
             coordinate_names(bad, time=False)  # type: ignore[arg-type]
 
 

@@ -231,7 +231,7 @@ def test_interval_boundary_splits_between_the_ends() -> None:
 def test_side_names() -> None:
     assert Rectangle((0, 0), (1, 1)).side_names == ("xmin", "xmax", "ymin", "ymax")
     assert Box((0, 0, 0), (1, 1, 1)).side_names[-2:] == ("zmin", "zmax")
-    assert Box((0,) * 5, (1,) * 5).side_names[6:] == ("x3min", "x3max", "x4min", "x4max")
+    assert Box((0,) * 5, (1,) * 5).side_names[6:] == ("x4min", "x4max", "x5min", "x5max")
     assert Disk((0, 0), 1).side_names == ()
 
 
