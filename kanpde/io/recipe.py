@@ -3,10 +3,12 @@
 A checkpoint never holds a pickled problem: unpickling runs whatever the file names. It holds the problem's
 recipe instead, when the problem is made of data only:
 
-- the class: :class:`~kanpde.pde.problem.Poisson` or :class:`~kanpde.pde.problem.Heat`;
+- the class: :class:`~kanpde.pde.problem.Poisson`, :class:`~kanpde.pde.problem.Heat` or
+  :class:`~kanpde.pde.problem.Wave`;
 - the domain: boxes (``Interval``, ``Rectangle``, ``Box``), ``Disk``, ``Polygon`` and their unions, intersections
   and differences, by their numbers;
-- every value (``f``, ``exact``, boundary values, ``initial``, ``diffusivity``) as an expression string, written by
+- every value (``f``, ``exact``, boundary values, ``initial``, ``initial_velocity``, ``diffusivity``, ``speed``) as
+  an expression string, written by
   :func:`kanpde.pde.safe_expr.expression_text` and read back by the whitelist parser;
 - the conditions ``Dirichlet``, ``Neumann``, ``Robin``, ``Periodic`` with ``on`` a side name or None.
 
@@ -52,17 +54,17 @@ def problem_recipe(problem: Problem) -> dict[str, Any] | None:
 
     Shapes: none (the recipe holds no tensors).
     """
-    from ..pde.conditions import Initial
-    from ..pde.problem import Heat, Poisson
+    from ..pde.conditions import Initial, InitialVelocity
+    from ..pde.problem import Heat, Poisson, Wave
 
-    if type(problem) not in (Poisson, Heat):
+    if type(problem) not in (Poisson, Heat, Wave):
         return None
     try:
         recipe: dict[str, Any] = {
             "class": type(problem).__name__,
             "domain": _geometry_data(problem.space, 0),
             "f": _value_text(problem.f),  # type: ignore[attr-defined]
-            "bcs": [_condition_data(c) for c in problem.conditions if not isinstance(c, Initial)],
+            "bcs": [_condition_data(c) for c in problem.conditions if not isinstance(c, (Initial, InitialVelocity))],
             "exact": None if problem.exact is None else _value_text(problem.exact[0]),
             "description": problem.description,
         }
@@ -72,6 +74,14 @@ def problem_recipe(problem: Problem) -> dict[str, Any] | None:
             recipe["time"] = [problem.time.t0, problem.time.t1]
             recipe["diffusivity"] = _value_text(problem.diffusivity)
             recipe["initial"] = _value_text(initial[0])
+        if isinstance(problem, Wave):
+            assert problem.time is not None
+            initial = [c.value for c in problem.conditions if isinstance(c, Initial)]
+            velocity = [c.value for c in problem.conditions if isinstance(c, InitialVelocity)]
+            recipe["time"] = [problem.time.t0, problem.time.t1]
+            recipe["speed"] = _value_text(problem.speed)
+            recipe["initial"] = _value_text(initial[0])
+            recipe["initial_velocity"] = _value_text(velocity[0])
     except _NotData:
         return None
     return recipe
@@ -206,7 +216,7 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
         ValueError: a field is missing, unexpected, of the wrong type or value (the message names it), or the
             problem it describes is invalid.
     """
-    from ..pde.problem import Heat, Poisson
+    from ..pde.problem import Heat, Poisson, Wave
 
     kind = recipe.get("class") if isinstance(recipe, dict) else None
     common = {"class", "domain", "f", "bcs", "exact", "description"}
@@ -214,8 +224,10 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
         fields = exact_keys(recipe, where, common)
     elif kind == "Heat":
         fields = exact_keys(recipe, where, common | {"time", "diffusivity", "initial"})
+    elif kind == "Wave":
+        fields = exact_keys(recipe, where, common | {"time", "speed", "initial", "initial_velocity"})
     else:
-        raise fail(f"{where}.class", "'Poisson' or 'Heat'", kind)
+        raise fail(f"{where}.class", "'Poisson', 'Heat' or 'Wave'", kind)
     domain = _geometry(fields["domain"], f"{where}.domain")
     bcs = fields["bcs"]
     if not isinstance(bcs, list) or len(bcs) > _MAX_CONDITIONS:
@@ -234,6 +246,11 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
         if kind == "Poisson":
             return Poisson(domain, **options)  # type: ignore[arg-type]
         time = _numbers(fields["time"], f"{where}.time", 2)
+        if kind == "Wave":
+            speed = _text(fields["speed"], f"{where}.speed")
+            initial = _text(fields["initial"], f"{where}.initial")
+            velocity = _text(fields["initial_velocity"], f"{where}.initial_velocity")
+            return Wave(domain, (time[0], time[1]), speed, initial=initial, initial_velocity=velocity, **options)  # type: ignore[arg-type]
         diffusivity = _text(fields["diffusivity"], f"{where}.diffusivity")
         initial = _text(fields["initial"], f"{where}.initial")
         return Heat(domain, (time[0], time[1]), diffusivity, initial=initial, **options)  # type: ignore[arg-type]

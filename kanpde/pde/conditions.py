@@ -29,6 +29,7 @@ __all__ = [
     "Robin",
     "Periodic",
     "Initial",
+    "InitialVelocity",
 ]
 
 Selector = None | str | Callable[[Tensor], Tensor]
@@ -302,3 +303,35 @@ class Initial(AbstractCondition):
         value = self.value
         assert isinstance(value, Expression)
         return u[self.field].value - value(where.points)
+
+
+@dataclass(frozen=True)
+class InitialVelocity(AbstractCondition):
+    """``du/dt(x, t0) = value``: the initial velocity of a problem second order in time (``initial_velocity=``).
+
+    One more block of the residual system, at the points of the initial slice, that reads the first derivative
+    in ``t``.
+    """
+
+    value: ExpressionLike = 0.0
+    field: int = 0
+    order = 1
+
+    @property
+    def label(self) -> str:
+        return "initial_velocity"
+
+    def bind(self, coords: tuple[str, ...]) -> InitialVelocity:
+        return replace(self, value=as_expression(self.value, coords=coords, name="initial velocity"))
+
+    def check_domain(self, domain: AbstractGeometry) -> None:
+        if not hasattr(domain, "sample_initial"):
+            raise ValueError("an initial velocity needs a time-dependent problem (give time=(t0, t1))")
+
+    def sample(self, domain: AbstractGeometry, n_points: int, **kwargs: Any) -> ConditionPoints:
+        return ConditionPoints(domain.sample_initial(n_points, **kwargs))  # type: ignore[attr-defined]
+
+    def residual(self, u: Fields, where: ConditionPoints) -> Tensor:
+        value = self.value
+        assert isinstance(value, Expression)
+        return u[self.field].d("t") - value(where.points)

@@ -24,7 +24,7 @@ from ..kan import KAN
 from ..kan.network import validate_seed, validate_width
 from ..kan.training import OPTIMIZERS, loss_scale, make_optimizer, optimizer_step, progress_bar
 from .approximation import Approximation, exact_dirichlet, exact_dirichlet_applies
-from .conditions import Dirichlet, Initial
+from .conditions import Dirichlet, Initial, InitialVelocity
 from .distributed import SINGLE, communicator
 from .fields import probe
 from .gauss_newton import LMState, ResidualSystem, levenberg_marquardt_step
@@ -318,7 +318,7 @@ class Solver:
         conditions = [
             (c, c.sample(domain, n_boundary, **kwargs))
             for c in self.problem.conditions
-            if not (hard and isinstance(c, (Dirichlet, Initial)))
+            if not (hard and isinstance(c, (Dirichlet, Initial, InitialVelocity)))
         ]
         constraint = self.approximation.constraint
         jets = constraint.jets(interior, self.request) if constraint is not None else None

@@ -1,7 +1,8 @@
 """Checking a formula against a problem: substitute it into the PDE and the conditions, exactly where possible.
 
 :func:`verify_formula` builds each residual as a sympy expression (the PDE: ``-Laplace(u) - f`` for Poisson,
-``u_t - k Laplace(u) - f`` for Heat, the user's residual function called on a sympy stand-in of
+``u_t - k Laplace(u) - f`` for Heat (``u_tt - c^2 Laplace(u) - f`` for Wave), the user's residual function
+called on a sympy stand-in of
 :class:`~kanpde.pde.fields.Fields` for a general PDE; each condition on each side of a box, by substituting the
 side's coordinate) and decides whether it is exactly zero: first by cheap rewrites (``expand``, ``trigsimp``,
 ``expand_trig``), then :func:`sympy.simplify`, all under a time limit; when they do not reach 0, the verdict comes
@@ -300,7 +301,7 @@ def _sympy_value(expression: Any, by_name: dict[str, sympy.Symbol]) -> sympy.Exp
 
 
 def _pde_residual(problem: Problem, u: sympy.Expr, by_name: dict[str, sympy.Symbol]) -> sympy.Expr | None:
-    from ..pde.problem import PDE, Heat, Poisson
+    from ..pde.problem import PDE, Heat, Poisson, Wave
 
     space = [by_name[c] for c in problem.coords if c != "t"]
     laplacian = sympy.Add(*[sympy.diff(u, s, 2) for s in space])
@@ -310,6 +311,9 @@ def _pde_residual(problem: Problem, u: sympy.Expr, by_name: dict[str, sympy.Symb
     if isinstance(problem, Heat):
         k, f = _sympy_value(problem.diffusivity, by_name), _sympy_value(problem.f, by_name)
         return None if k is None or f is None else sympy.diff(u, by_name["t"]) - k * laplacian - f
+    if isinstance(problem, Wave):
+        c, f = _sympy_value(problem.speed, by_name), _sympy_value(problem.f, by_name)
+        return None if c is None or f is None else sympy.diff(u, by_name["t"], 2) - c**2 * laplacian - f
     if isinstance(problem, PDE) and problem.n_fields == 1:
         try:
             value = problem.residual(SymbolicFields(u, [by_name[c] for c in problem.coords], problem.coords))  # type: ignore[arg-type]
@@ -339,7 +343,7 @@ def _condition_residuals(
 ) -> tuple[list[sympy.Expr] | None, bool]:
     """The residuals of a condition, and whether only their vanishing is conclusive (``u - value`` of a Dirichlet
     condition on a curved boundary: zero everywhere implies zero there, non-zero proves nothing)."""
-    from ..pde.conditions import Dirichlet, Initial, Neumann, Periodic, Robin
+    from ..pde.conditions import Dirichlet, Initial, InitialVelocity, Neumann, Periodic, Robin
     from ..pde.shapes import Box
 
     if isinstance(condition, Initial):
@@ -348,6 +352,12 @@ def _condition_residuals(
             return None, False
         t0 = sympy.nsimplify(problem.time.t0, rational=True)
         return [(u - value).subs(by_name["t"], t0)], False
+    if isinstance(condition, InitialVelocity):
+        value = _sympy_value(condition.value, by_name)
+        if value is None or problem.time is None:
+            return None, False
+        t0 = sympy.nsimplify(problem.time.t0, rational=True)
+        return [(sympy.diff(u, by_name["t"]) - value).subs(by_name["t"], t0)], False
     if isinstance(condition, Periodic):
         assert isinstance(problem.space, Box)
         axis = "xyz".index(condition.axis)
