@@ -227,7 +227,7 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
     elif kind == "Wave":
         fields = exact_keys(recipe, where, common | {"time", "speed", "initial", "initial_velocity"})
     else:
-        raise fail(f"{where}.class", "'Poisson', 'Heat' or 'Wave'", kind)
+        raise fail(f"{where}.class", "'Poisson' or 'Heat' or 'Wave'", kind)
     domain = _geometry(fields["domain"], f"{where}.domain")
     bcs = fields["bcs"]
     if not isinstance(bcs, list) or len(bcs) > _MAX_CONDITIONS:
