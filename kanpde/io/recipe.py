@@ -124,7 +124,7 @@ def _condition_data(condition: object) -> dict[str, Any]:
 
     kind = type(condition)
     if kind is Periodic:
-        return {"kind": "Periodic", "axis": condition.axis, "field": condition.field}  # type: ignore[attr-defined]
+        return {"kind": "Periodic", "axis": condition.axis, "field": condition.field, "name": condition.name}  # type: ignore[attr-defined]
     on = getattr(condition, "on", None)
     if on is not None and not isinstance(on, str):
         raise _NotData
@@ -136,7 +136,7 @@ def _condition_data(condition: object) -> dict[str, Any]:
         values = {name: _value_text(getattr(condition, name)) for name in ("alpha", "beta", "value")}
     else:
         raise _NotData
-    return {"kind": kind.__name__, **values, "on": on, "field": condition.field}  # type: ignore[attr-defined]
+    return {"kind": kind.__name__, **values, "on": on, "field": condition.field, "name": condition.name}  # type: ignore[attr-defined]
 
 
 # -- data -> problem ----------------------------------------------------------------------------------------------
@@ -186,25 +186,41 @@ def _field(value: object, where: str) -> int:
     return integer(value, where, 0, 999)
 
 
+def _name(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """``{"name": ...}`` when the recipe names the condition (recipes written before names had none)."""
+    if "name" not in data or data["name"] is None:
+        return {}
+    name = data["name"]
+    if not isinstance(name, str) or len(name) > 100:
+        raise fail(f"{where}.name", "a condition name (a string of at most 100 characters) or None", name)
+    return {"name": name}  # checked by the condition
+
+
 def _condition(data: object, where: str) -> object:
     from ..pde import conditions
 
     kind = data.get("kind") if isinstance(data, dict) else None
+    named = {"name"} if isinstance(data, dict) and "name" in data else set()
     if kind == "Periodic":
-        fields = exact_keys(data, where, {"kind", "axis", "field"})
+        fields = exact_keys(data, where, {"kind", "axis", "field", *named})
         if fields["axis"] not in ("x", "y", "z"):
             raise fail(f"{where}.axis", "'x', 'y' or 'z'", fields["axis"])
-        return conditions.Periodic(fields["axis"], field=_field(fields["field"], f"{where}.field"))
+        return conditions.Periodic(
+            fields["axis"], field=_field(fields["field"], f"{where}.field"), **_name(fields, where)
+        )
     names = {"Dirichlet": ("value",), "Neumann": ("flux",), "Robin": ("alpha", "beta", "value")}.get(str(kind))
     if names is None:
         raise fail(where, "a condition (kind Dirichlet, Neumann, Robin or Periodic)", data)
-    fields = exact_keys(data, where, {"kind", "on", "field", *names})
+    fields = exact_keys(data, where, {"kind", "on", "field", *names, *named})
     on = fields["on"]
     if on is not None and (not isinstance(on, str) or not on.isidentifier() or on.startswith("_") or len(on) > 100):
         raise fail(f"{where}.on", "a side name or None", on)
     values = {name: _text(fields[name], f"{where}.{name}") for name in names}
     cls = getattr(conditions, str(kind))
-    return cls(**values, on=on, field=_field(fields["field"], f"{where}.field"))
+    try:
+        return cls(**values, on=on, field=_field(fields["field"], f"{where}.field"), **_name(fields, where))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}: {err}") from None
 
 
 def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:

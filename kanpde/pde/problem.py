@@ -10,8 +10,10 @@ Coordinates are named x, y, z (space) then t (time); values are expressions in t
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,6 +40,30 @@ def _check_conditions(bcs: object) -> list[AbstractCondition]:
     if bad:
         raise TypeError(f"bcs must contain conditions such as kp.Dirichlet(0); got {bad[0]!r}")
     return list(bcs)
+
+
+def _named(conditions: Sequence[AbstractCondition]) -> tuple[AbstractCondition, ...]:
+    """The conditions with labels that name one term each: a repeated ``name`` is refused, repeated default labels
+    are numbered (``"dirichlet[mask 1]"``, ``"dirichlet[mask 2]"``)."""
+    named = Counter(c.name for c in conditions if c.name is not None)
+    repeated = [name for name, n in named.items() if n > 1]
+    if repeated:
+        raise ValueError(
+            f"two conditions are named {repeated[0]!r}: condition names name the loss terms (in weights, history and "
+            "errors) and must be unique; give each its own name="
+        )
+    labels = Counter(c.label for c in conditions)
+    seen: Counter[str] = Counter()
+    out = []
+    for c in conditions:
+        label = c.label
+        if c.name is None and (labels[label] > 1 or label in named):
+            seen[label] += 1
+            number = seen[label]
+            label = f"{label[:-1]} {number}]" if label.endswith("]") else f"{label}[{number}]"
+            c = dataclasses.replace(c, name=label)  # type: ignore[type-var]
+        out.append(c)
+    return tuple(out)
 
 
 def _time_interval(time: object) -> TimeInterval:
@@ -115,7 +141,7 @@ class Problem:
                     f"{condition.label}: field={field!r} is not a field of this problem; field must be an integer "
                     f"in 0 ... {n_fields - 1} (n_fields={n_fields})"
                 )
-        self.conditions: tuple[AbstractCondition, ...] = tuple(c.bind(self.coords) for c in conditions)
+        self.conditions: tuple[AbstractCondition, ...] = _named([c.bind(self.coords) for c in conditions])
         self.exact: tuple[Expression, ...] | None = None
         if exact is not None:
             values = list(exact) if isinstance(exact, (list, tuple)) else [exact]
