@@ -6,7 +6,8 @@ or a callable mask ``points (n, n_coords) -> bool (n,)`` on boundary points. Val
 
 ``name`` names the condition's loss term in weights, history, summaries and errors (``kp.Dirichlet(0, on=mask,
 name="inlet")``); without it the label says the kind and where (``"dirichlet[xmin]"``, ``"neumann[inlet_mask]"``
-for a mask that is a named function), and a problem numbers labels that repeat (``"dirichlet[mask 1]"``).
+for a mask that is a named function), and a problem numbers labels that repeat (``"dirichlet[mask]"``,
+``"dirichlet[mask 2]"``).
 """
 
 from __future__ import annotations
@@ -84,9 +85,10 @@ def _sample_selected(
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:#\[\] -]{0,99}")
 
 
-def _check_name_and_field(condition: AbstractCondition) -> None:
-    """Refuse a bad ``name`` or ``field`` when the condition is made (the field's upper bound: the problem's)."""
-    name, field = condition.name, condition.field
+def _check_name(condition: AbstractCondition) -> None:
+    """Refuse a bad ``name`` when the condition is made (its ``field`` is checked by the problem, which knows
+    ``n_fields``)."""
+    name = condition.name
     if name is not None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a string such as 'inlet', got {type(name).__name__}")
@@ -95,8 +97,6 @@ def _check_name_and_field(condition: AbstractCondition) -> None:
                 f"name must be 1 to 100 letters, digits, '_', '-', '.', ':', '#', spaces or brackets, starting with a "
                 f"letter, digit or '_', and not 'pde' (the PDE's term); got {name!r}"
             )
-    if isinstance(field, bool) or not isinstance(field, numbers.Integral) or field < 0:
-        raise ValueError(f"field must be a non-negative integer (the index of a field of the problem), got {field!r}")
 
 
 def _mask_name(on: object) -> str:
@@ -182,7 +182,7 @@ class Dirichlet(AbstractCondition):
 
     def __post_init__(self) -> None:
         _check_on(self.on)
-        _check_name_and_field(self)
+        _check_name(self)
 
     def bind(self, coords: tuple[str, ...]) -> Dirichlet:
         return replace(self, value=as_expression(self.value, coords=coords, name="Dirichlet value"))
@@ -205,7 +205,7 @@ class Neumann(AbstractCondition):
 
     def __post_init__(self) -> None:
         _check_on(self.on)
-        _check_name_and_field(self)
+        _check_name(self)
 
     def bind(self, coords: tuple[str, ...]) -> Neumann:
         return replace(self, flux=as_expression(self.flux, coords=coords, name="Neumann flux"))
@@ -230,7 +230,7 @@ class Robin(AbstractCondition):
 
     def __post_init__(self) -> None:
         _check_on(self.on)
-        _check_name_and_field(self)
+        _check_name(self)
         if _is_zero(self.alpha) and _is_zero(self.beta):
             raise ValueError(
                 f"Robin alpha and beta are both zero (alpha={self.alpha!r}, beta={self.beta!r}): the condition "
@@ -281,7 +281,7 @@ class Periodic(AbstractCondition):
     def __post_init__(self) -> None:
         if self.axis not in ("x", "y", "z"):
             raise ValueError(f"Periodic axis must be 'x', 'y' or 'z', got {self.axis!r}")
-        _check_name_and_field(self)
+        _check_name(self)
 
     def default_label(self) -> str:
         return f"periodic[{self.axis}]"
@@ -328,7 +328,7 @@ class Initial(AbstractCondition):
     order = 0
 
     def __post_init__(self) -> None:
-        _check_name_and_field(self)
+        _check_name(self)
 
     def default_label(self) -> str:
         return "initial" if self.field == 0 else f"initial[field {self.field}]"
@@ -363,7 +363,7 @@ class InitialVelocity(AbstractCondition):
     order = 1
 
     def __post_init__(self) -> None:
-        _check_name_and_field(self)
+        _check_name(self)
 
     def default_label(self) -> str:
         return "initial_velocity" if self.field == 0 else f"initial_velocity[field {self.field}]"

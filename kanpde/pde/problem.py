@@ -43,8 +43,8 @@ def _check_conditions(bcs: object) -> list[AbstractCondition]:
 
 
 def _named(conditions: Sequence[AbstractCondition]) -> tuple[AbstractCondition, ...]:
-    """The conditions with labels that name one term each: a repeated ``name`` is refused, repeated default labels
-    are numbered (``"dirichlet[mask 1]"``, ``"dirichlet[mask 2]"``)."""
+    """The conditions with labels that name one term each: a repeated ``name`` is refused, a repeated default label
+    is numbered from its second use on (``"dirichlet[mask]"``, ``"dirichlet[mask 2]"``)."""
     named = Counter(c.name for c in conditions if c.name is not None)
     repeated = [name for name, n in named.items() if n > 1]
     if repeated:
@@ -52,16 +52,16 @@ def _named(conditions: Sequence[AbstractCondition]) -> tuple[AbstractCondition, 
             f"two conditions are named {repeated[0]!r}: condition names name the loss terms (in weights, history and "
             "errors) and must be unique; give each its own name="
         )
-    labels = Counter(c.label for c in conditions)
-    seen: Counter[str] = Counter()
+    seen: Counter[str] = Counter(named)
     out = []
     for c in conditions:
         label = c.label
-        if c.name is None and (labels[label] > 1 or label in named):
+        if c.name is None:
             seen[label] += 1
-            number = seen[label]
-            label = f"{label[:-1]} {number}]" if label.endswith("]") else f"{label}[{number}]"
-            c = dataclasses.replace(c, name=label)  # type: ignore[type-var]
+            if seen[label] > 1:
+                number = seen[label]
+                label = f"{label[:-1]} {number}]" if label.endswith("]") else f"{label}[{number}]"
+                c = dataclasses.replace(c, name=label)  # type: ignore[type-var]
         out.append(c)
     return tuple(out)
 
