@@ -130,6 +130,7 @@ def exact_dirichlet(problem: Problem) -> HardConstraint:
 
     velocity = next((c.value for c in problem.conditions if isinstance(c, InitialVelocity)), None)
     if velocity is not None:
+        assert isinstance(velocity, Expression)
         return _second_order_constraint(space, t0, length, initial, velocity, value)
 
     def vanishing(points: Tensor) -> Tensor:
@@ -146,7 +147,6 @@ def _second_order_constraint(
     space: AbstractGeometry, t0: float, length: float, initial: Expression, velocity: Expression, value: Expression
 ) -> HardConstraint:
     """The hard constraint of :func:`exact_dirichlet` for a problem with an initial velocity."""
-    assert isinstance(velocity, Expression)
 
     def start_and_rate(points: Tensor) -> tuple[Tensor, Tensor]:
         """``g_D(x, t0)`` and ``d/dt g_D(x, t0)`` (autograd in t, differentiable in x)."""

@@ -70,7 +70,11 @@ def _positive_int(name: str, value: object) -> int:
 def _seconds(name: str, value: object) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not (math.isfinite(value) and float(value) > 0)
+    ):
         raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
     return float(value)
 
