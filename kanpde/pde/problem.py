@@ -78,7 +78,7 @@ def _time_interval(time: object) -> TimeInterval:
 
 
 class Problem:
-    """A PDE on a domain with conditions. Concrete problems are :class:`Poisson`, :class:`Heat`, :class:`PDE`.
+    """A PDE on a domain with conditions: :class:`Poisson`, :class:`Heat`, :class:`Wave` or :class:`PDE`.
 
     Attributes:
         space: the spatial domain.
