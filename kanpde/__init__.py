@@ -21,6 +21,7 @@ _LAZY = {
     "Heat": "pde.problem", "PDE": "pde.problem", "Solver": "pde.solver", "Result": "pde.result",
     "AutoSchedule": "pde.refinement", "MeshDomain": "pde.mesh_geometry",
     "Ball": "pde.ball",
+    "Wave": "pde.problem",
 }  # fmt: skip
 
 __all__ = ["KAN", "KANLayer", "__version__", *_LAZY]
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from .pde.problem import Heat as Heat
     from .pde.problem import Poisson as Poisson
     from .pde.problem import Problem as Problem
+    from .pde.problem import Wave as Wave
     from .pde.refinement import AutoSchedule as AutoSchedule
     from .pde.result import Result as Result
     from .pde.shapes import Box as Box

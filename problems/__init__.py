@@ -54,6 +54,7 @@ PROBLEMS: dict[str, str] = {
     "burgers_raissi": "burgers_raissi",
     "poisson_5d": "poisson_5d",
     "poisson_10d": "poisson_10d",
+    "wave_1d": "wave_1d",
 }
 
 

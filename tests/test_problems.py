@@ -50,6 +50,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "burgers_raissi": {"viscosity": 0.02, "t1": 0.5},
     "poisson_5d": {"frequency": 2},
     "poisson_10d": {"scale": -0.5},
+    "wave_1d": {"speed": 0.5, "amplitude": -0.3, "t1": 3.0},
 }
 CASES = [pytest.param(n, {}, id=f"{n}-default") for n in NAMES] + [
     pytest.param(n, VARIANTS[n], id=f"{n}-variant") for n in NAMES if VARIANTS.get(n)
@@ -267,6 +268,7 @@ EXPECTED_REL_L2: dict[str, float] = {
     "burgers_raissi": 1.0,
     "poisson_5d": 3e-6,
     "poisson_10d": 1.5e-4,
+    "wave_1d": 7e-2,  # measured 2.4e-2 (t1 = 2, three periods of the third mode): long horizons are still hard
 }
 
 

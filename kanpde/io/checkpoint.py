@@ -123,7 +123,7 @@ def _payload(solver: Solver) -> dict[str, Any]:
 def save_checkpoint(solver: Solver, path: str | os.PathLike[str]) -> Path:
     """Save ``solver`` to ``path`` (atomically; parent folders are created).
 
-    The file holds data only. A ``kp.Poisson`` or ``kp.Heat`` problem made of numbers, strings and sympy
+    The file holds data only. A ``kp.Poisson``, ``kp.Heat`` or ``kp.Wave`` problem made of numbers, strings and sympy
     expressions on a box, disk, polygon or their combinations is saved as its recipe and rebuilt on loading;
     any other problem (a ``kp.PDE`` residual, a callable value or mask, a mesh domain) is not saved, and
     :func:`load_checkpoint` needs it again: ``load_checkpoint(path, problem=...)``.

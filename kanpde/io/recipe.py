@@ -3,11 +3,13 @@
 A checkpoint never holds a pickled problem: unpickling runs whatever the file names. It holds the problem's
 recipe instead, when the problem is made of data only:
 
-- the class: :class:`~kanpde.pde.problem.Poisson` or :class:`~kanpde.pde.problem.Heat`;
+- the class: :class:`~kanpde.pde.problem.Poisson`, :class:`~kanpde.pde.problem.Heat` or
+  :class:`~kanpde.pde.problem.Wave`;
 - the domain: boxes (``Interval``, ``Rectangle``, ``Box`` in any dimension), ``Ball``, ``Disk``, ``Polygon`` and
   their unions, intersections and differences, by their numbers;
-- every value (``f``, ``exact``, boundary values, ``initial``, ``diffusivity``, Poisson's ``coefficient`` when it is
-  not 1; a matrix coefficient as a list of rows) as an expression string, written by
+- every value (``f``, ``exact``, boundary values, ``initial``, ``initial_velocity``, ``diffusivity``, ``speed``,
+  Poisson's ``coefficient`` when it is not 1; a matrix coefficient as a list of rows) as an expression string,
+  written by
   :func:`kanpde.pde.safe_expr.expression_text` and read back by the whitelist parser;
 - the conditions ``Dirichlet``, ``Neumann``, ``Robin``, ``Periodic`` with ``on`` a side name or None.
 
@@ -54,17 +56,17 @@ def problem_recipe(problem: Problem) -> dict[str, Any] | None:
 
     Shapes: none (the recipe holds no tensors).
     """
-    from ..pde.conditions import Initial
-    from ..pde.problem import Heat, Poisson
+    from ..pde.conditions import Initial, InitialVelocity
+    from ..pde.problem import Heat, Poisson, Wave
 
-    if type(problem) not in (Poisson, Heat):
+    if type(problem) not in (Poisson, Heat, Wave):
         return None
     try:
         recipe: dict[str, Any] = {
             "class": type(problem).__name__,
             "domain": _geometry_data(problem.space, 0),
             "f": _value_text(problem.f),  # type: ignore[attr-defined]
-            "bcs": [_condition_data(c) for c in problem.conditions if not isinstance(c, Initial)],
+            "bcs": [_condition_data(c) for c in problem.conditions if not isinstance(c, (Initial, InitialVelocity))],
             "exact": None if problem.exact is None else _value_text(problem.exact[0]),
             "description": problem.description,
         }
@@ -74,8 +76,16 @@ def problem_recipe(problem: Problem) -> dict[str, Any] | None:
             recipe["time"] = [problem.time.t0, problem.time.t1]
             recipe["diffusivity"] = _coefficient_data(problem.diffusivity)
             recipe["initial"] = _value_text(initial[0])
-        elif not _is_unit(problem.coefficient):  # type: ignore[attr-defined]
-            recipe["coefficient"] = _coefficient_data(problem.coefficient)  # type: ignore[attr-defined]
+        elif isinstance(problem, Poisson) and not _is_unit(problem.coefficient):
+            recipe["coefficient"] = _coefficient_data(problem.coefficient)
+        if isinstance(problem, Wave):
+            assert problem.time is not None
+            initial = [c.value for c in problem.conditions if isinstance(c, Initial)]
+            velocity = [c.value for c in problem.conditions if isinstance(c, InitialVelocity)]
+            recipe["time"] = [problem.time.t0, problem.time.t1]
+            recipe["speed"] = _value_text(problem.speed)
+            recipe["initial"] = _value_text(initial[0])
+            recipe["initial_velocity"] = _value_text(velocity[0])
     except _NotData:
         return None
     return recipe
@@ -133,7 +143,7 @@ def _condition_data(condition: object) -> dict[str, Any]:
 
     kind = type(condition)
     if kind is Periodic:
-        return {"kind": "Periodic", "axis": condition.axis, "field": condition.field}  # type: ignore[attr-defined]
+        return {"kind": "Periodic", "axis": condition.axis, "field": condition.field, "name": condition.name}  # type: ignore[attr-defined]
     on = getattr(condition, "on", None)
     if on is not None and not isinstance(on, str):
         raise _NotData
@@ -145,7 +155,7 @@ def _condition_data(condition: object) -> dict[str, Any]:
         values = {name: _value_text(getattr(condition, name)) for name in ("alpha", "beta", "value")}
     else:
         raise _NotData
-    return {"kind": kind.__name__, **values, "on": on, "field": condition.field}  # type: ignore[attr-defined]
+    return {"kind": kind.__name__, **values, "on": on, "field": condition.field, "name": condition.name}  # type: ignore[attr-defined]
 
 
 # -- data -> problem ----------------------------------------------------------------------------------------------
@@ -214,27 +224,43 @@ def _field(value: object, where: str) -> int:
     return integer(value, where, 0, 999)
 
 
+def _name(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """``{"name": ...}`` when the recipe names the condition (recipes written before names had none)."""
+    if "name" not in data or data["name"] is None:
+        return {}
+    name = data["name"]
+    if not isinstance(name, str) or len(name) > 100:
+        raise fail(f"{where}.name", "a condition name (a string of at most 100 characters) or None", name)
+    return {"name": name}  # checked by the condition
+
+
 def _condition(data: object, where: str) -> object:
     from ..pde import conditions
 
     kind = data.get("kind") if isinstance(data, dict) else None
+    named = {"name"} if isinstance(data, dict) and "name" in data else set()
     if kind == "Periodic":
-        fields = exact_keys(data, where, {"kind", "axis", "field"})
+        fields = exact_keys(data, where, {"kind", "axis", "field", *named})
         axis = fields["axis"]
         numbered = isinstance(axis, str) and len(axis) <= 6 and axis[:1] == "x" and axis[1:].isdigit()
         if axis not in ("x", "y", "z") and not numbered:
             raise fail(f"{where}.axis", "'x', 'y', 'z' or 'x1', 'x2', ...", axis)
-        return conditions.Periodic(fields["axis"], field=_field(fields["field"], f"{where}.field"))
+        return conditions.Periodic(
+            fields["axis"], field=_field(fields["field"], f"{where}.field"), **_name(fields, where)
+        )
     names = {"Dirichlet": ("value",), "Neumann": ("flux",), "Robin": ("alpha", "beta", "value")}.get(str(kind))
     if names is None:
         raise fail(where, "a condition (kind Dirichlet, Neumann, Robin or Periodic)", data)
-    fields = exact_keys(data, where, {"kind", "on", "field", *names})
+    fields = exact_keys(data, where, {"kind", "on", "field", *names, *named})
     on = fields["on"]
     if on is not None and (not isinstance(on, str) or not on.isidentifier() or on.startswith("_") or len(on) > 100):
         raise fail(f"{where}.on", "a side name or None", on)
     values = {name: _text(fields[name], f"{where}.{name}") for name in names}
     cls = getattr(conditions, str(kind))
-    return cls(**values, on=on, field=_field(fields["field"], f"{where}.field"))
+    try:
+        return cls(**values, on=on, field=_field(fields["field"], f"{where}.field"), **_name(fields, where))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}: {err}") from None
 
 
 def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
@@ -246,7 +272,7 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
         ValueError: a field is missing, unexpected, of the wrong type or value (the message names it), or the
             problem it describes is invalid.
     """
-    from ..pde.problem import Heat, Poisson
+    from ..pde.problem import Heat, Poisson, Wave
 
     kind = recipe.get("class") if isinstance(recipe, dict) else None
     common = {"class", "domain", "f", "bcs", "exact", "description"}
@@ -254,8 +280,10 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
         fields = exact_keys(recipe, where, common | ({"coefficient"} & set(recipe)))  # type: ignore[arg-type]
     elif kind == "Heat":
         fields = exact_keys(recipe, where, common | {"time", "diffusivity", "initial"})
+    elif kind == "Wave":
+        fields = exact_keys(recipe, where, common | {"time", "speed", "initial", "initial_velocity"})
     else:
-        raise fail(f"{where}.class", "'Poisson' or 'Heat'", kind)
+        raise fail(f"{where}.class", "'Poisson' or 'Heat' or 'Wave'", kind)
     domain = _geometry(fields["domain"], f"{where}.domain")
     bcs = fields["bcs"]
     if not isinstance(bcs, list) or len(bcs) > _MAX_CONDITIONS:
@@ -276,6 +304,11 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
                 options["coefficient"] = _coefficient(fields["coefficient"], f"{where}.coefficient")
             return Poisson(domain, **options)  # type: ignore[arg-type]
         time = _numbers(fields["time"], f"{where}.time", 2)
+        if kind == "Wave":
+            speed = _text(fields["speed"], f"{where}.speed")
+            initial = _text(fields["initial"], f"{where}.initial")
+            velocity = _text(fields["initial_velocity"], f"{where}.initial_velocity")
+            return Wave(domain, (time[0], time[1]), speed, initial=initial, initial_velocity=velocity, **options)  # type: ignore[arg-type]
         diffusivity = _coefficient(fields["diffusivity"], f"{where}.diffusivity")
         initial = _text(fields["initial"], f"{where}.initial")
         return Heat(domain, (time[0], time[1]), diffusivity, initial=initial, **options)  # type: ignore[arg-type]

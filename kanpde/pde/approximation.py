@@ -17,12 +17,13 @@ import torch
 from torch import Tensor, nn
 
 from ..kan import KAN
-from .conditions import Dirichlet, Initial
+from .conditions import Dirichlet, Initial, InitialVelocity
 from .expressions import Expression
 from .fields import FieldJet, JetRequest
 from .shapes import Box
 
 if TYPE_CHECKING:
+    from .geometry import AbstractGeometry
     from .problem import Problem
 
 __all__ = ["Approximation", "HardConstraint", "function_jet", "exact_dirichlet", "exact_dirichlet_applies"]
@@ -79,17 +80,19 @@ def exact_dirichlet_applies(problem: Problem, *, smooth_only: bool = False) -> b
     """Whether the problem's Dirichlet data (and initial value) can be imposed exactly.
 
     Needs one Dirichlet condition on the whole boundary, nothing else but (for time-dependent problems) the
-    initial value of a scalar field; ``smooth_only`` also asks for a box or a ball, whose distance functions are
-    smooth.
+    initial value of a scalar field and possibly its initial velocity; ``smooth_only`` also asks for a box or a
+    ball, whose distance functions are smooth.
     """
     dirichlet = [c for c in problem.conditions if isinstance(c, Dirichlet)]
     initial = [c for c in problem.conditions if isinstance(c, Initial)]
-    expected = 1 + (problem.time is not None)
+    velocity = [c for c in problem.conditions if isinstance(c, InitialVelocity)]
+    expected = 1 + (problem.time is not None) + len(velocity)
     return (
         problem.n_fields == 1
         and len(dirichlet) == 1
         and dirichlet[0].on is None
         and len(initial) == (problem.time is not None)
+        and len(velocity) <= 1
         and len(problem.conditions) == expected
         and (not smooth_only or isinstance(problem.space, Box) or _is_ball(problem.space))
     )
@@ -106,7 +109,10 @@ def exact_dirichlet(problem: Problem) -> HardConstraint:
 
     Steady: ``b`` = the domain's distance function, ``g`` = the Dirichlet value (its formula, evaluated inside).
     Time-dependent: ``b = (t - t0)/(t1 - t0) * distance(x)`` and ``g(x, t) = u0(x) + g_D(x, t) - g_D(x, t0)``,
-    which equals ``u0`` at ``t0`` and ``g_D`` on the boundary when the data are compatible there.
+    which equals ``u0`` at ``t0`` and ``g_D`` on the boundary when the data are compatible there. With an initial
+    velocity ``v0`` (second order in time): ``b = ((t - t0)/(t1 - t0))^2 * distance(x)`` and
+    ``g = u0(x) + (t - t0) v0(x) + g_D(x, t) - g_D(x, t0) - (t - t0) d/dt g_D(x, t0)``, whose value and time
+    derivative at ``t0`` are ``u0`` and ``v0``.
 
     Raises:
         ValueError: the problem's conditions are not of that form.
@@ -128,12 +134,44 @@ def exact_dirichlet(problem: Problem) -> HardConstraint:
     def at_start(points: Tensor) -> Tensor:
         return torch.cat([points[:, :-1], torch.full_like(points[:, -1:], t0)], dim=1)
 
+    velocity = next((c.value for c in problem.conditions if isinstance(c, InitialVelocity)), None)
+    if velocity is not None:
+        assert isinstance(velocity, Expression)
+        return _second_order_constraint(space, t0, length, initial, velocity, value)
+
     def vanishing(points: Tensor) -> Tensor:
         return (points[:, -1] - t0) / length * space.distance(points[:, :-1])
 
     def lift(points: Tensor) -> Tensor:
         start = at_start(points)
         return initial(start) + value(points) - value(start)
+
+    return HardConstraint(vanishing, lift)
+
+
+def _second_order_constraint(
+    space: AbstractGeometry, t0: float, length: float, initial: Expression, velocity: Expression, value: Expression
+) -> HardConstraint:
+    """The hard constraint of :func:`exact_dirichlet` for a problem with an initial velocity."""
+
+    def start_and_rate(points: Tensor) -> tuple[Tensor, Tensor]:
+        """``g_D(x, t0)`` and ``d/dt g_D(x, t0)`` (autograd in t, differentiable in x)."""
+        t = torch.full_like(points[:, -1:], t0).requires_grad_(True)
+        with torch.enable_grad():
+            start = value(torch.cat([points[:, :-1], t], dim=1))
+            if not start.requires_grad:
+                return start, torch.zeros_like(start)
+            (rate,) = torch.autograd.grad(start.sum(), t, create_graph=True, allow_unused=True, materialize_grads=True)
+        return start, rate[:, 0]
+
+    def vanishing(points: Tensor) -> Tensor:
+        return ((points[:, -1] - t0) / length) ** 2 * space.distance(points[:, :-1])
+
+    def lift(points: Tensor) -> Tensor:
+        start = torch.cat([points[:, :-1], torch.full_like(points[:, -1:], t0)], dim=1)
+        g_start, g_rate = start_and_rate(points)
+        dt = points[:, -1] - t0
+        return initial(start) + dt * velocity(start) + value(points) - g_start - dt * g_rate
 
     return HardConstraint(vanishing, lift)
 

@@ -3,11 +3,17 @@
 ``on`` selects the boundary part: None (the whole boundary), a side name of a box (``"xmin"``, ``"left"``, ...),
 or a callable mask ``points (n, n_coords) -> bool (n,)`` on boundary points. Values are expressions
 (numbers, sympy, strings in x, y, z, t, callables), bound to the problem's coordinates by :meth:`bind`.
+
+``name`` names the condition's loss term in weights, history, summaries and errors (``kp.Dirichlet(0, on=mask,
+name="inlet")``); without it the label says the kind and where (``"dirichlet[xmin]"``, ``"neumann[inlet_mask]"``
+for a mask that is a named function), and a problem numbers labels that repeat (``"dirichlet[mask]"``,
+``"dirichlet[mask 2]"``).
 """
 
 from __future__ import annotations
 
 import numbers
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -29,6 +35,7 @@ __all__ = [
     "Robin",
     "Periodic",
     "Initial",
+    "InitialVelocity",
 ]
 
 Selector = None | str | Callable[[Tensor], Tensor]
@@ -75,6 +82,29 @@ def _sample_selected(
     return ConditionPoints(torch.cat(kept_p)[:n_points], torch.cat(kept_n)[:n_points])
 
 
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:#\[\] -]{0,99}")
+
+
+def _check_name(condition: AbstractCondition) -> None:
+    """Refuse a bad ``name`` when the condition is made (its ``field`` is checked by the problem, which knows
+    ``n_fields``)."""
+    name = condition.name
+    if name is not None:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string such as 'inlet', got {type(name).__name__}")
+        if not _NAME.fullmatch(name) or name == "pde":
+            raise ValueError(
+                f"name must be 1 to 100 letters, digits, '_', '-', '.', ':', '#', spaces or brackets, starting with a "
+                f"letter, digit or '_', and not 'pde' (the PDE's term); got {name!r}"
+            )
+
+
+def _mask_name(on: object) -> str:
+    """How a callable mask appears in a default label: its function name, or ``"mask"`` for a lambda."""
+    name = getattr(on, "__name__", "")
+    return name if isinstance(name, str) and name.isidentifier() and not name.startswith("_") else "mask"
+
+
 def _check_on(on: object) -> Selector:
     if on is None or isinstance(on, str) or callable(on):
         return on  # type: ignore[return-value]
@@ -90,11 +120,16 @@ class AbstractCondition(ABC):
     point_sets: tuple[str, ...] = ("points",)
     field: int = 0
     on: Selector = None
+    name: str | None = None
 
     @property
     def label(self) -> str:
-        """Name of the loss term, e.g. ``"dirichlet[xmin]"``."""
-        where = "" if self.on is None else f"[{self.on if isinstance(self.on, str) else 'mask'}]"
+        """Name of the loss term: ``name`` when given, else e.g. ``"dirichlet[xmin]"``."""
+        return self.name if self.name is not None else self.default_label()
+
+    def default_label(self) -> str:
+        """The label without a ``name``: the kind and where, e.g. ``"dirichlet[xmin]"``."""
+        where = "" if self.on is None else f"[{self.on if isinstance(self.on, str) else _mask_name(self.on)}]"
         return f"{type(self).__name__.lower()}{where}"
 
     @abstractmethod
@@ -142,10 +177,12 @@ class Dirichlet(AbstractCondition):
     value: ExpressionLike = 0.0
     on: Selector = None
     field: int = 0
+    name: str | None = None
     order = 0
 
     def __post_init__(self) -> None:
         _check_on(self.on)
+        _check_name(self)
 
     def bind(self, coords: tuple[str, ...]) -> Dirichlet:
         return replace(self, value=as_expression(self.value, coords=coords, name="Dirichlet value"))
@@ -163,10 +200,12 @@ class Neumann(AbstractCondition):
     flux: ExpressionLike = 0.0
     on: Selector = None
     field: int = 0
+    name: str | None = None
     order = 1
 
     def __post_init__(self) -> None:
         _check_on(self.on)
+        _check_name(self)
 
     def bind(self, coords: tuple[str, ...]) -> Neumann:
         return replace(self, flux=as_expression(self.flux, coords=coords, name="Neumann flux"))
@@ -186,10 +225,12 @@ class Robin(AbstractCondition):
     value: ExpressionLike = 0.0
     on: Selector = None
     field: int = 0
+    name: str | None = None
     order = 1
 
     def __post_init__(self) -> None:
         _check_on(self.on)
+        _check_name(self)
         if _is_zero(self.alpha) and _is_zero(self.beta):
             raise ValueError(
                 f"Robin alpha and beta are both zero (alpha={self.alpha!r}, beta={self.beta!r}): the condition "
@@ -238,15 +279,16 @@ class Periodic(AbstractCondition):
 
     axis: str = "x"
     field: int = 0
+    name: str | None = None
     order = 1
     point_sets = ("points", "partners")
 
     def __post_init__(self) -> None:
         if self.axis not in ("x", "y", "z") and not _is_numbered_axis(self.axis):
             raise ValueError(f"Periodic axis must be 'x', 'y', 'z' (or 'x1', 'x2', ... beyond 3-D), got {self.axis!r}")
+        _check_name(self)
 
-    @property
-    def label(self) -> str:
+    def default_label(self) -> str:
         return f"periodic[{self.axis}]"
 
     def bind(self, coords: tuple[str, ...]) -> Periodic:
@@ -287,11 +329,14 @@ class Initial(AbstractCondition):
 
     value: ExpressionLike = 0.0
     field: int = 0
+    name: str | None = None
     order = 0
 
-    @property
-    def label(self) -> str:
-        return "initial"
+    def __post_init__(self) -> None:
+        _check_name(self)
+
+    def default_label(self) -> str:
+        return "initial" if self.field == 0 else f"initial[field {self.field}]"
 
     def bind(self, coords: tuple[str, ...]) -> Initial:
         return replace(self, value=as_expression(self.value, coords=coords, name="initial value"))
@@ -307,3 +352,38 @@ class Initial(AbstractCondition):
         value = self.value
         assert isinstance(value, Expression)
         return u[self.field].value - value(where.points)
+
+
+@dataclass(frozen=True)
+class InitialVelocity(AbstractCondition):
+    """``du/dt(x, t0) = value``: the initial velocity of a problem second order in time (``initial_velocity=``).
+
+    One more block of the residual system, at the points of the initial slice, that reads the first derivative
+    in ``t``.
+    """
+
+    value: ExpressionLike = 0.0
+    field: int = 0
+    name: str | None = None
+    order = 1
+
+    def __post_init__(self) -> None:
+        _check_name(self)
+
+    def default_label(self) -> str:
+        return "initial_velocity" if self.field == 0 else f"initial_velocity[field {self.field}]"
+
+    def bind(self, coords: tuple[str, ...]) -> InitialVelocity:
+        return replace(self, value=as_expression(self.value, coords=coords, name="initial velocity"))
+
+    def check_domain(self, domain: AbstractGeometry) -> None:
+        if not hasattr(domain, "sample_initial"):
+            raise ValueError("an initial velocity needs a time-dependent problem (give time=(t0, t1))")
+
+    def sample(self, domain: AbstractGeometry, n_points: int, **kwargs: Any) -> ConditionPoints:
+        return ConditionPoints(domain.sample_initial(n_points, **kwargs))  # type: ignore[attr-defined]
+
+    def residual(self, u: Fields, where: ConditionPoints) -> Tensor:
+        value = self.value
+        assert isinstance(value, Expression)
+        return u[self.field].d("t") - value(where.points)

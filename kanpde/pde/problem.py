@@ -2,6 +2,7 @@
 
 - :class:`Poisson`: ``-Laplace(u) = f``, or ``-div(k grad u) = f`` with ``coefficient=k``;
 - :class:`Heat`: ``u_t - div(k grad u) = f`` with an initial value (``k Laplace(u)`` for a constant ``k``);
+- :class:`Wave`: ``u_tt - c^2 Laplace(u) = f`` with an initial value and an initial velocity;
 - :class:`PDE`: any residual written with the derivatives of ``u`` (see :mod:`kanpde.pde.fields`).
 
 Coordinates are named x, y, z (space; x1, ..., xn beyond three dimensions) then t (time); values are
@@ -10,8 +11,10 @@ expressions in them.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,13 +22,13 @@ import torch
 from torch import Tensor
 
 from .coefficients import make_diffusion
-from .conditions import AbstractCondition, Initial
+from .conditions import AbstractCondition, Initial, InitialVelocity
 from .expressions import Expression, ExpressionLike, as_expression, coordinate_names
 from .fields import Fields
 from .geometry import AbstractGeometry
 from .spacetime import SpaceTime, TimeInterval
 
-__all__ = ["Problem", "Poisson", "Heat", "PDE"]
+__all__ = ["Problem", "Poisson", "Heat", "Wave", "PDE"]
 
 
 def _check_conditions(bcs: object) -> list[AbstractCondition]:
@@ -41,6 +44,30 @@ def _check_conditions(bcs: object) -> list[AbstractCondition]:
     return list(bcs)
 
 
+def _named(conditions: Sequence[AbstractCondition]) -> tuple[AbstractCondition, ...]:
+    """The conditions with labels that name one term each: a repeated ``name`` is refused, a repeated default label
+    is numbered from its second use on (``"dirichlet[mask]"``, ``"dirichlet[mask 2]"``)."""
+    named = Counter(c.name for c in conditions if c.name is not None)
+    repeated = [name for name, n in named.items() if n > 1]
+    if repeated:
+        raise ValueError(
+            f"two conditions are named {repeated[0]!r}: condition names name the loss terms (in weights, history and "
+            "errors) and must be unique; give each its own name="
+        )
+    seen: Counter[str] = Counter(named)
+    out = []
+    for c in conditions:
+        label = c.label
+        if c.name is None:
+            seen[label] += 1
+            if seen[label] > 1:
+                number = seen[label]
+                label = f"{label[:-1]} {number}]" if label.endswith("]") else f"{label}[{number}]"
+                c = dataclasses.replace(c, name=label)  # type: ignore[type-var]
+        out.append(c)
+    return tuple(out)
+
+
 def _time_interval(time: object) -> TimeInterval:
     if isinstance(time, TimeInterval):
         return time
@@ -53,7 +80,7 @@ def _time_interval(time: object) -> TimeInterval:
 
 
 class Problem:
-    """A PDE on a domain with conditions. Concrete problems are :class:`Poisson`, :class:`Heat`, :class:`PDE`.
+    """A PDE on a domain with conditions: :class:`Poisson`, :class:`Heat`, :class:`Wave` or :class:`PDE`.
 
     Attributes:
         space: the spatial domain.
@@ -76,6 +103,7 @@ class Problem:
         exact: ExpressionLike | Sequence[ExpressionLike] | None = None,
         n_fields: int = 1,
         description: str = "",
+        initial_velocity: ExpressionLike | Sequence[ExpressionLike] | None = None,
     ) -> None:
         if not isinstance(domain, AbstractGeometry) or isinstance(domain, SpaceTime):
             raise TypeError(
@@ -100,6 +128,11 @@ class Problem:
             conditions += [Initial(v, field=i) for i, v in enumerate(values)]
         elif self.time is not None:
             raise ValueError("a time-dependent problem needs an initial value: pass initial=...")
+        if initial_velocity is not None:
+            if self.time is None:
+                raise ValueError("initial_velocity was given but the problem has no time interval; pass time=(t0, t1)")
+            values = list(initial_velocity) if isinstance(initial_velocity, (list, tuple)) else [initial_velocity]
+            conditions += [InitialVelocity(v, field=i) for i, v in enumerate(values)]
         for condition in conditions:
             condition.check_domain(self.domain)
             field = condition.field
@@ -108,7 +141,7 @@ class Problem:
                     f"{condition.label}: field={field!r} is not a field of this problem; field must be an integer "
                     f"in 0 ... {n_fields - 1} (n_fields={n_fields})"
                 )
-        self.conditions: tuple[AbstractCondition, ...] = tuple(c.bind(self.coords) for c in conditions)
+        self.conditions: tuple[AbstractCondition, ...] = _named([c.bind(self.coords) for c in conditions])
         self.exact: tuple[Expression, ...] | None = None
         if exact is not None:
             values = list(exact) if isinstance(exact, (list, tuple)) else [exact]
@@ -116,7 +149,7 @@ class Problem:
                 raise ValueError(f"exact must give {n_fields} solution(s), one per field; got {len(values)}")
             self.exact = tuple(as_expression(v, coords=self.coords, name="exact") for v in values)
         self.description = description or type(self).__name__
-        if not any(not isinstance(c, Initial) for c in self.conditions):
+        if not any(not isinstance(c, (Initial, InitialVelocity)) for c in self.conditions):
             warnings.warn(
                 f"{type(self).__name__}: bcs is empty, so the solution is not unique (any solution plus a solution of "
                 "the homogeneous equation also solves it); pass boundary conditions, e.g. bcs=[kp.Dirichlet(0)]",
@@ -243,8 +276,71 @@ class Heat(Problem):
         self.diffusion.check_positive(points)
 
 
+class Wave(Problem):
+    """``u_tt - c^2 Laplace(u) = f`` on the domain x (t0, t1), with ``u`` and ``u_t`` given at ``t0``.
+
+    Args:
+        domain: the spatial domain.
+        time: ``(t0, t1)``.
+        speed: the wave speed ``c`` (a positive number, or an expression in x, y, z, t).
+        f: the source.
+        initial: ``u(x, t0)``.
+        initial_velocity: ``u_t(x, t0)`` (default 0: the wave starts at rest).
+        bcs: boundary conditions.
+        exact: the exact solution, or None.
+
+    Example:
+        >>> import kanpde as kp
+        >>> wave = kp.Wave(kp.Interval(0, 1), time=(0, 1), speed=1.0, initial="sin(pi*x)", initial_velocity=0,
+        ...                bcs=[kp.Dirichlet(0)], exact="sin(pi*x)*cos(pi*t)")
+    """
+
+    def __init__(
+        self,
+        domain: AbstractGeometry,
+        time: tuple[float, float] | TimeInterval = (0.0, 1.0),
+        speed: ExpressionLike = 1.0,
+        f: ExpressionLike = 0.0,
+        initial: ExpressionLike | None = None,
+        initial_velocity: ExpressionLike = 0.0,
+        bcs: Sequence[AbstractCondition] | None = None,
+        exact: ExpressionLike | None = None,
+        *,
+        description: str = "",
+    ) -> None:
+        coords = coordinate_names(domain.dim, True) if isinstance(domain, AbstractGeometry) else ("x", "t")
+        self.speed = as_expression(speed, coords=coords, name="speed")
+        self.f = as_expression(f, coords=coords, name="f")
+        c, source = self.speed, self.f
+        if c.is_constant and not float(c(torch.zeros(1, len(coords), dtype=torch.float64))[0]) > 0:
+            raise ValueError(f"speed must be positive, got {speed!r}")
+        if initial is None:
+            raise ValueError("Wave needs an initial value: pass initial=... (a number, string, sympy or callable)")
+        if initial_velocity is None:
+            raise ValueError("Wave needs an initial velocity: pass initial_velocity=... (0 for a wave at rest)")
+        super().__init__(
+            domain,
+            lambda u: u.tt - c(u.points) ** 2 * u.laplacian - source(u.points),
+            bcs=bcs,
+            time=time,
+            initial=initial,
+            initial_velocity=initial_velocity,
+            exact=exact,
+            description=description or f"u_tt - ({c._describe()})**2*Laplace(u) = {source._describe()} on {domain!r}",
+        )
+
+    def check_data(self, points: Tensor) -> None:
+        """As :meth:`Problem.check_data`, and the speed must be positive at ``points``."""
+        super().check_data(points)
+        values = self.speed(points)
+        if not bool((values > 0).all()):
+            raise ValueError(f"speed must be positive in the domain, got {float(values.min()):g} at a point of it")
+
+
 class PDE(Problem):
     """Any PDE: ``residual(u)`` returns what vanishes, written with ``u.value, u.x, u.xx, u.laplacian, u.t``...
+
+    A problem second order in time gives ``u`` and ``u_t`` at ``t0``: ``initial=`` and ``initial_velocity=``.
 
     Example (viscous Burgers):
         >>> import kanpde as kp, math
@@ -263,6 +359,7 @@ class PDE(Problem):
         *,
         n_fields: int = 1,
         description: str = "",
+        initial_velocity: Any = None,
     ) -> None:
         super().__init__(
             domain,
@@ -270,6 +367,7 @@ class PDE(Problem):
             bcs=bcs,
             time=time,
             initial=initial,
+            initial_velocity=initial_velocity,
             exact=exact,
             n_fields=n_fields,
             description=description or f"general PDE on {domain!r}" + (f" x {tuple(time)}" if time else ""),

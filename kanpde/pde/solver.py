@@ -24,7 +24,8 @@ from ..kan import KAN
 from ..kan.network import validate_seed, validate_width
 from ..kan.training import OPTIMIZERS, loss_scale, make_optimizer, optimizer_step, progress_bar
 from .approximation import Approximation, exact_dirichlet, exact_dirichlet_applies
-from .conditions import Dirichlet, Initial
+from .budget import TimeLimits
+from .conditions import Dirichlet, Initial, InitialVelocity
 from .diagnostics import hints, term_balance
 from .distributed import SINGLE, communicator
 from .fields import probe
@@ -72,6 +73,18 @@ def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def _seconds(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not (math.isfinite(value) and float(value) > 0)
+    ):
+        raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
+    return float(value)
 
 
 def _device(device: object) -> torch.device:
@@ -237,6 +250,7 @@ class Solver:
         self._steps_done = 0
         self._callback: Callable[[Solver, StepRecord], None] | None = None
         self._paused = 0.0
+        self._limits = TimeLimits()  # of the solve in progress: checked after every optimiser step
 
     def settings(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this solver (with the current grid size), e.g. for checkpoints."""
@@ -326,7 +340,7 @@ class Solver:
         conditions = [
             (c, c.sample(domain, n_boundary, **kwargs))
             for c in self.problem.conditions
-            if not (hard and isinstance(c, (Dirichlet, Initial)))
+            if not (hard and isinstance(c, (Dirichlet, Initial, InitialVelocity)))
         ]
         constraint = self.approximation.constraint
         jets = constraint.jets(interior, self.request) if constraint is not None else None
@@ -456,6 +470,8 @@ class Solver:
         progress: bool = True,
         rtol: float = 1e-3,
         callback: Callable[[Solver, StepRecord], None] | None = None,
+        budget_seconds: float | None = None,
+        stage_seconds: float | None = None,
     ) -> Result:
         """Train stage by stage over ``grid_schedule``, at most ``steps`` optimiser steps per stage.
 
@@ -467,6 +483,12 @@ class Solver:
         A Levenberg-Marquardt stage ends early when ten steps lowered the loss by less than ``rtol`` (relative),
         or when no step lowers it at all. ``callback(solver, record)`` runs after every recorded step (e.g. to
         track the error over time); its own time is left out of the recorded seconds.
+
+        ``budget_seconds`` bounds the whole solve and ``stage_seconds`` each stage (wall time without the
+        callback's); both are checked after every optimiser step, so a limit is overrun by at most one step (and
+        the final error evaluation). A stage cut short by either appears in ``result.stages`` with ``stopped``
+        saying why; the budget ends the solve (``result.stopped``), a stage limit moves on to the next stage.
+        An :class:`~kanpde.pde.refinement.AutoSchedule`'s ``budget_seconds`` is the default budget.
 
         Returns:
             A :class:`~kanpde.pde.result.Result` with errors against ``exact`` (when given), the history and times
@@ -486,6 +508,10 @@ class Solver:
             policy = AutoSchedule()
         schedule = policy.grids() if policy is not None else validate_grid_schedule(grid_schedule)
         steps = _positive_int("steps", steps)
+        budget = _seconds("budget_seconds", budget_seconds)
+        if budget is None and policy is not None:
+            budget = policy.budget_seconds
+        stage_limit = _seconds("stage_seconds", stage_seconds)
         for size in schedule:  # before any work: a stage that cannot fit is refused with the estimate
             try:
                 self._check_memory(size)
@@ -494,6 +520,7 @@ class Solver:
         result = Result(None, None)
         start = time.perf_counter()
         self._callback, self._paused = callback, 0.0
+        self._limits = TimeLimits(start, budget, stage_limit)
         first_record = len(self.history)
         show = progress and self.comm.is_root
         total = steps * len(schedule) * len(self.optimizers)
@@ -505,15 +532,21 @@ class Solver:
         try:
             while grid is not None:
                 stage_start, running = time.perf_counter(), True
+                self._limits = dataclasses.replace(self._limits, stage_start=stage_start, paused_at_stage=self._paused)
                 batch = self._sample_batch(grid)
                 switch_ratio = self._set_grid(grid, batch)
                 if self.update_grid:
                     self.model.update_grid(self.approximation.normalized(batch.interior))
                 stopped = self._run_stage(stage, grid, batch, steps, start, bar, rtol)
+                cut, self._limits = self._limits.cut, dataclasses.replace(self._limits, cut=None)
                 self._record_ranges(batch)
-                record = self._stage_record(stage, grid, first_record, stage_start, stopped)
+                record = self._stage_record(stage, grid, first_record, stage_start, stopped or cut)
                 result.stages.append(dataclasses.replace(record, switch_ratio=switch_ratio))
                 running = False
+                if not stopped and cut and cut.startswith("time budget"):
+                    stopped = cut
+                    if policy is not None:
+                        result.refinement = cut
                 if stopped:
                     result.stopped = stopped
                     break
@@ -548,9 +581,15 @@ class Solver:
         rel, mx = self.errors()
         records = [h for h in self.history[first_record:] if h.stage == stage]
         stage_loss = records[-1].loss if records else math.nan
+        weighted = None
+        if self.adaptive_weights and records:  # weights change per stage: the unweighted loss compares stages
+            weighted, stage_loss = stage_loss, sum(records[-1].terms.values())
         n_params = sum(p.numel() for p in self.model.parameters())
         seconds = time.perf_counter() - stage_start
-        return StageRecord(grid, max(len(records) - 1, 0), stage_loss, rel, mx, seconds, n_params, stopped=stopped)
+        return StageRecord(
+            grid, max(len(records) - 1, 0), stage_loss, rel, mx, seconds, n_params, stopped=stopped,
+            weighted_loss=weighted,
+        )  # fmt: skip
 
     # -- results out: thin wrappers over kanpde.io and kanpde.plot (imported on use) -----------------------
     def export_hdf5(self, path: Any, **options: Any) -> tuple[Any, Any]:
@@ -634,7 +673,7 @@ class Solver:
                 stopped = self._run_stage_lm(stage, grid, shard, counts, steps, start, bar, rtol)
             else:
                 stopped = self._run_stage_gradient(stage, grid, shard, counts, steps, start, bar, chosen)
-            if stopped:
+            if stopped or self._limits.cut:
                 return stopped
         return None
 
@@ -689,8 +728,8 @@ class Solver:
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.1e}" for k, v in terms.items()} | {"G": grid}, refresh=False)
                 stalled = len(losses) > 10 and losses[-1] > (1 - rtol) * losses[-11]
-                if not accepted or stalled:  # converged: no damping lowers the loss, or it hardly falls any more
-                    bar.update(steps - len(losses))
+                if not accepted or stalled or self._out_of_time():  # converged (no damping lowers the loss, or it
+                    bar.update(steps - len(losses))  # hardly falls any more), or a time limit is reached
                     break
         finally:  # also on Ctrl-C: the model gets the last accepted parameters
             system.load(params)
@@ -738,12 +777,21 @@ class Solver:
             self._record(stage, grid, first["loss"], first["terms"], start, step=self._steps_done - 1)
             bar.update(1)
             bar.set_postfix({k: f"{v:.1e}" for k, v in first["terms"].items()} | {"G": grid}, refresh=False)
+            if self._out_of_time():
+                break
         terms = objective.terms()
         final = {"loss": objective.loss(terms), "terms": terms}
         if not math.isfinite(final["loss"]):
             return self._diverged(params, last_good, final)
         self._record(stage, grid, final["loss"], final["terms"], start)
         return None
+
+    def _out_of_time(self) -> bool:
+        """Whether the solve's budget or the stage's time limit is spent (the reason goes to ``_limits.cut``)."""
+        reason = self._limits.spent(time.perf_counter(), self._paused)
+        if reason:
+            self._limits = dataclasses.replace(self._limits, cut=reason)
+        return reason is not None
 
     @staticmethod
     def _restore(params: list[Tensor], values: list[Tensor]) -> None:

@@ -125,7 +125,7 @@ def _ball_distance(center: tuple[float, ...], radius: float, symbols: list[sympy
 
 def _constraint_formulas(solver: Solver, symbols: list[sympy.Symbol]) -> tuple[sympy.Expr, sympy.Expr]:
     from ..pde.ball import Ball
-    from ..pde.conditions import Dirichlet, Initial
+    from ..pde.conditions import Dirichlet, Initial, InitialVelocity
     from ..pde.shapes import Box
 
     problem = solver.problem
@@ -150,6 +150,15 @@ def _constraint_formulas(solver: Solver, symbols: list[sympy.Symbol]) -> tuple[s
     t, t0 = symbols[-1], _rational(problem.time.t0)
     to_symbols = {sympy.Symbol(c): s for c, s in zip(problem.coords, symbols)}
     u0 = initial.sympy_expr.subs(to_symbols).subs(t, t0)  # type: ignore[union-attr]
+    velocity = next((c.value for c in problem.conditions if isinstance(c, InitialVelocity)), None)
+    if velocity is not None:  # second order in time: value and velocity at t0 (see exact_dirichlet)
+        if velocity.sympy_expr is None:  # type: ignore[union-attr]
+            raise ValueError(
+                "the initial velocity is a callable: give it as a number, string or sympy to get a formula"
+            )
+        v0 = velocity.sympy_expr.subs(to_symbols).subs(t, t0)  # type: ignore[union-attr]
+        lift = u0 + (t - t0) * v0 + g - g.subs(t, t0) - (t - t0) * sympy.diff(g, t).subs(t, t0)
+        return ((t - t0) / _rational(problem.time.length)) ** 2 * distance, lift
     lift = u0 + g - g.subs(t, t0)
     return (t - t0) / _rational(problem.time.length) * distance, lift
 

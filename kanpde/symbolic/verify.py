@@ -1,12 +1,13 @@
 """Checking a formula against a problem: substitute it into the PDE and the conditions, exactly where possible.
 
 :func:`verify_formula` builds each residual as a sympy expression (the PDE: ``-div(k grad u) - f`` for Poisson,
-``u_t - div(k grad u) - f`` for Heat, with ``k`` a scalar or a matrix; the user's residual function called on a
-sympy stand-in of :class:`~kanpde.pde.fields.Fields` for a general PDE; each condition on each side of a box, by
-substituting the side's coordinate) and decides whether it is exactly zero: first by cheap rewrites (``expand``,
-``trigsimp``, ``expand_trig``), then :func:`sympy.simplify`, all under a time limit; when they do not reach 0, the
-verdict comes from evaluating the residual at random points with 30 significant digits (zero means below 1e-20 of
-the size of its terms: a floating-point constant in the formula, exact to 16 digits only, shows up as about 1e-16).
+``u_t - div(k grad u) - f`` for Heat, with ``k`` a scalar or a matrix, ``u_tt - c^2 Laplace(u) - f`` for Wave; the
+user's residual function called on a sympy stand-in of :class:`~kanpde.pde.fields.Fields` for a general PDE; each
+condition on each side of a box, by substituting the side's coordinate) and decides whether it is exactly zero:
+first by cheap rewrites (``expand``, ``trigsimp``, ``expand_trig``), then :func:`sympy.simplify`, all under a time
+limit; when they do not reach 0, the verdict comes from evaluating the residual at random points with 30
+significant digits (zero means below 1e-20 of the size of its terms: a floating-point constant in the formula,
+exact to 16 digits only, shows up as about 1e-16).
 Every residual is also evaluated numerically in float64 at sample points through the same code as training (so
 residuals written with torch functions, conditions on curved boundaries and masks are checked too, numerically
 only). The formula is compared with ``problem.exact`` the same way.
@@ -302,7 +303,7 @@ def _sympy_value(expression: Any, by_name: dict[str, sympy.Symbol]) -> sympy.Exp
 
 
 def _pde_residual(problem: Problem, u: sympy.Expr, by_name: dict[str, sympy.Symbol]) -> sympy.Expr | None:
-    from ..pde.problem import PDE, Heat, Poisson
+    from ..pde.problem import PDE, Heat, Poisson, Wave
 
     if isinstance(problem, Poisson):
         f = _sympy_value(problem.f, by_name)
@@ -311,6 +312,11 @@ def _pde_residual(problem: Problem, u: sympy.Expr, by_name: dict[str, sympy.Symb
     if isinstance(problem, Heat):
         f, flux = _sympy_value(problem.f, by_name), problem.diffusion.sympy_divergence(u, by_name)
         return None if flux is None or f is None else sympy.diff(u, by_name["t"]) - flux - f
+    if isinstance(problem, Wave):
+        space = [by_name[c] for c in problem.coords if c != "t"]
+        laplacian = sympy.Add(*[sympy.diff(u, s, 2) for s in space])
+        c, f = _sympy_value(problem.speed, by_name), _sympy_value(problem.f, by_name)
+        return None if c is None or f is None else sympy.diff(u, by_name["t"], 2) - c**2 * laplacian - f
     if isinstance(problem, PDE) and problem.n_fields == 1:
         try:
             value = problem.residual(SymbolicFields(u, [by_name[c] for c in problem.coords], problem.coords))  # type: ignore[arg-type]
@@ -340,7 +346,7 @@ def _condition_residuals(
 ) -> tuple[list[sympy.Expr] | None, bool]:
     """The residuals of a condition, and whether only their vanishing is conclusive (``u - value`` of a Dirichlet
     condition on a curved boundary: zero everywhere implies zero there, non-zero proves nothing)."""
-    from ..pde.conditions import Dirichlet, Initial, Neumann, Periodic, Robin
+    from ..pde.conditions import Dirichlet, Initial, InitialVelocity, Neumann, Periodic, Robin
     from ..pde.shapes import Box
 
     if isinstance(condition, Initial):
@@ -349,6 +355,12 @@ def _condition_residuals(
             return None, False
         t0 = sympy.nsimplify(problem.time.t0, rational=True)
         return [(u - value).subs(by_name["t"], t0)], False
+    if isinstance(condition, InitialVelocity):
+        value = _sympy_value(condition.value, by_name)
+        if value is None or problem.time is None:
+            return None, False
+        t0 = sympy.nsimplify(problem.time.t0, rational=True)
+        return [(sympy.diff(u, by_name["t"]) - value).subs(by_name["t"], t0)], False
     if isinstance(condition, Periodic):
         assert isinstance(problem.space, Box)
         axis = problem.coords.index(condition.axis)

@@ -23,7 +23,7 @@ def test_each_stopping_rule() -> None:
     assert policy.next_grid([stage(5, 1e-2, 1e-3)], 1.0) == (10, "extend: grid 5 -> 10")
     grid, reason = policy.next_grid([stage(5, 1e-2, 1e-3), stage(10, 1e-4, 9e-5)], 2.0)
     assert grid is None and reason.startswith("target reached: relative L2 error")
-    grid, reason = policy.next_grid([stage(5, 1e-2, 1e-3), stage(10, 0.8e-2, 5e-4)], 2.0)
+    grid, reason = kp.AutoSchedule(patience=1).next_grid([stage(5, 1e-2, 1e-3), stage(10, 0.8e-2, 5e-4)], 2.0)
     assert grid is None and "stopped helping" in reason and "1.25x" in reason
     grid, reason = policy.next_grid([stage(5, 1e-2, 1e-3)], 61.0)
     assert grid is None and reason.startswith("time budget spent")
@@ -64,3 +64,14 @@ def test_auto_is_the_default_policy() -> None:
     result = kp.Solver(problem, width=[1, 3, 1], seed=0, n_interior=200).solve("auto", steps=5, progress=False)
     assert [s.grid for s in result.stages] == [5, 10, 20, 40][: len(result.stages)]
     assert result.refinement is not None and result.stopped is None
+
+
+def test_one_weak_extension_does_not_stop_the_schedule() -> None:
+    policy = kp.AutoSchedule()  # patience 2: two weak extensions in a row
+    weak_then_strong = [stage(5, 1e-2), stage(10, 0.8e-2), stage(20, 1e-4)]
+    assert policy.next_grid(weak_then_strong[:2], 1.0) == (10 * 2, "extend: grid 10 -> 20")
+    assert policy.next_grid(weak_then_strong, 1.0)[0] == 40
+    grid, reason = policy.next_grid([stage(5, 1e-2), stage(10, 0.8e-2), stage(20, 0.7e-2)], 1.0)
+    assert grid is None and "1.25x, 1.14x" in reason and "2 in a row" in reason
+    with pytest.raises(ValueError, match="patience"):
+        kp.AutoSchedule(patience=0)
