@@ -20,6 +20,7 @@ _LAZY = {
     "Robin": "pde.conditions", "Periodic": "pde.conditions", "Problem": "pde.problem", "Poisson": "pde.problem",
     "Heat": "pde.problem", "PDE": "pde.problem", "Solver": "pde.solver", "Result": "pde.result",
     "AutoSchedule": "pde.refinement", "MeshDomain": "pde.mesh_geometry",
+    "Unknown": "pde.unknowns", "UnknownField": "pde.unknowns", "Observations": "pde.observations",
 }  # fmt: skip
 
 __all__ = ["KAN", "KANLayer", "__version__", *_LAZY]
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from .pde.csg import Intersection as Intersection
     from .pde.csg import Union as Union
     from .pde.mesh_geometry import MeshDomain as MeshDomain
+    from .pde.observations import Observations as Observations
     from .pde.problem import PDE as PDE
     from .pde.problem import Heat as Heat
     from .pde.problem import Poisson as Poisson
@@ -49,3 +51,5 @@ if TYPE_CHECKING:
     from .pde.shapes import Rectangle as Rectangle
     from .pde.solver import Solver as Solver
     from .pde.spacetime import TimeInterval as TimeInterval
+    from .pde.unknowns import Unknown as Unknown
+    from .pde.unknowns import UnknownField as UnknownField

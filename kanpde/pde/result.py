@@ -60,6 +60,9 @@ class Result:
         seconds: wall time of the solve.
         stopped: why the solve ended early (divergence, interruption), or None.
         refinement: why an automatic grid schedule (``grid_schedule="auto"``) stopped extending, or None.
+        unknowns: identified values of the problem's unknown constants, by name (empty for a forward problem).
+        uncertainty: their standard deviations (Gauss-Newton / Laplace approximation at the solution, see
+            :func:`kanpde.pde.identification.laplace_uncertainty`), by name.
     """
 
     rel_l2: float | None
@@ -69,6 +72,8 @@ class Result:
     seconds: float = 0.0
     stopped: str | None = None
     refinement: str | None = None
+    unknowns: dict[str, float] = field(default_factory=dict)
+    uncertainty: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A few lines for people: per stage grid, steps, loss, errors and time."""
@@ -80,6 +85,9 @@ class Result:
             lines.append(f"{s.grid:>6} {s.steps:>6} {s.loss:>10.2e} {rel:>10} {mx:>10} {s.seconds:>8.1f}{cut}")
         if self.refinement:
             lines.append(f"grid schedule: {self.refinement}")
+        for name, value in self.unknowns.items():
+            sd = self.uncertainty.get(name, float("nan"))
+            lines.append(f"unknown {name} = {value:.6g} +- {sd:.2g} (1 sd)")
         if self.stopped:
             lines.append(f"stopped: {self.stopped}")
         return "\n".join(lines)

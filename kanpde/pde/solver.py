@@ -36,6 +36,7 @@ from .residuals import DEFAULT_CHUNK_SIZE, CollocationBatch, ResidualTerms, coll
 from .result import Result, StageRecord, StepRecord
 from .sampling import make_sampler, resample_by_residual
 from .spacetime import SpaceTime
+from .unknowns import InverseParameters, reads, warn_unused
 
 __all__ = ["Solver", "validate_grid_schedule"]
 
@@ -90,6 +91,7 @@ def _check_weights(weights: Mapping[Any, Any], problem: Problem) -> None:
         kind = label.split("[")[0].rstrip("'")
         if kind not in names:
             names.append(kind)
+    names += [n for obs in problem.data for n in (obs.label, "data") if n not in names]  # observations
     for key, value in weights.items():
         if key not in names:
             raise ValueError(f"weights: unknown term {key!r}; the loss terms of this problem are {names}")
@@ -219,16 +221,24 @@ class Solver:
         lower, upper = problem.domain.bounds
         model = KAN(width, grid=grid, k=k, seed=self.seed, dtype=dtype, device=self.device)
         self.approximation = Approximation(model, lower, upper, constraint)
+        if problem.unknowns:  # inverse problem: the unknowns' parameters train with the network's
+            self.approximation.inverse = InverseParameters(
+                problem.unknowns, problem.coords, lower, upper, grid=grid, k=k, seed=self.seed, dtype=dtype,
+                device=self.device,
+            )  # fmt: skip
         # A few points of the domain: the problem's data may be defined there only (e.g. sqrt(x - 1) on [1, 2]).
         probe_points = problem.domain.sample_interior(8, generator=torch.Generator().manual_seed(0), dtype=dtype)
-        self.request = probe(problem.residual, problem.coords, problem.n_fields, dtype, points=probe_points)
-        problem.check_data(probe_points)  # a bad exact solution or coefficient fails here, before any training
+        with reads() as seen:
+            self.request = probe(problem.residual, problem.coords, problem.n_fields, dtype, points=probe_points)
+            problem.check_data(probe_points)  # a bad exact solution or coefficient fails here, before any training
+        warn_unused(problem.unknowns, seen)
         self.history: list[StepRecord] = []
         self._closure: Tensor | None = None
         self.result: Result | None = None  # of the last solve (also when it was interrupted)
         self._steps_done = 0
         self._callback: Callable[[Solver, StepRecord], None] | None = None
         self._paused = 0.0
+        self._stage_terms: tuple[ResidualTerms, dict[str, int]] | None = None  # the last stage's, for uncertainty
 
     def settings(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this solver (with the current grid size), e.g. for checkpoints."""
@@ -340,6 +350,13 @@ class Solver:
         )
 
     # -- evaluation ----------------------------------------------------------------------------------------
+    def unknown_field(self, name: str) -> Callable[[Tensor], Tensor]:
+        """The identified :class:`~kanpde.pde.unknowns.UnknownField` ``name`` as a callable
+        ``(n_points, n_coords) -> (n_points,)`` (the problem's coordinates; those the field ignores are unused)."""
+        from .identification import unknown_field
+
+        return unknown_field(self, name)
+
     def predict(self, points: Tensor) -> Tensor:
         """The solution at ``points``: ``(n_points, n_coords) -> (n_points,)``, or ``(n_points, n_fields)``."""
         if not isinstance(points, Tensor):
@@ -421,6 +438,11 @@ class Solver:
         # The closure points were recorded at the end of the last stage; the new points are what is new here.
         model.record_ranges(self._network_inputs(batch))
         self.approximation.model = model.refine(grid)
+        inverse = getattr(self.approximation, "inverse", None)
+        if inverse is not None:  # unknown fields are refined with the solution (same function on their points)
+            inverse.refine(grid, torch.cat([batch.interior, self.problem.domain.sample_interior(
+                2000, generator=torch.Generator().manual_seed(self.seed + 15485863), sampler="halton",
+                dtype=self.dtype, device=self.device)]))  # fmt: skip
         after = self._batch_loss(batch)
         return after / before if before > 0 else None
 
@@ -516,6 +538,10 @@ class Solver:
         finally:
             bar.close()
         result.rel_l2, result.max_abs = self.errors()
+        if self.problem.unknowns and self._stage_terms is not None:
+            from .identification import identify
+
+            result.unknowns, result.uncertainty = identify(self, *self._stage_terms)
         result.history = list(self.history)
         result.seconds = time.perf_counter() - start - self._paused
         if interrupt is not None:  # the program stops; the result so far stays in solver.result
@@ -566,13 +592,20 @@ class Solver:
 
         return load_checkpoint(path, problem=problem, device=device)
 
-    def symbolic(self, **options: Any) -> Any:
+    def symbolic(self, field: str | None = None, **options: Any) -> Any:
         """The trained solution as one sympy expression in the coordinates (x, y, z, t).
 
         Every edge is replaced by its best library function; check the fit with
         :func:`kanpde.symbolic.solution.solution_formula`, which also returns the errors of the formula.
+        ``field="a"``: the formula of the identified :class:`~kanpde.pde.unknowns.UnknownField` ``a`` instead
+        (see :func:`kanpde.pde.identification.field_formula`).
         """
         from ..symbolic.solution import solution_formula
+
+        if field is not None:
+            from .identification import field_formula
+
+            return field_formula(self, field, **options)
 
         return solution_formula(self, **options).expr
 
@@ -606,6 +639,7 @@ class Solver:
     ) -> str | None:
         terms = collocation_terms(self.problem, batch, self.request)
         counts, shard = terms.counts(), terms.shard(self.comm)
+        self._stage_terms = (shard, counts)
         if self.adaptive_weights:
             self.weights = self._balanced_weights(shard, counts)
         for name in self.optimizers:
