@@ -389,6 +389,21 @@ class InverseParameters(nn.Module):
             if grid > model.grid_size:
                 self.fields[name] = model.refine(grid)
 
+    def rebuild_fields(self, state: Mapping[str, object]) -> None:
+        """Rebuild every field network on the grids of the coefficients in ``state`` (a saved state dict of the
+        approximation), so that the state loads; entries that do not fit are left to the state check."""
+        from ..kan.layer import KANLayer
+
+        for name in list(self.fields):
+            model, layers = self.fields[name], []
+            for i, layer in enumerate(model.layers):
+                coef = state.get(f"inverse.fields.{name}.layers.{i}.coef")
+                fits = isinstance(coef, Tensor) and coef.ndim == 3 and tuple(coef.shape[:2]) == (layer.in_dim, layer.out_dim)
+                grid = int(coef.shape[2]) - layer.spline_order if fits else layer.grid_size  # type: ignore[union-attr]
+                layers.append(KANLayer(layer.in_dim, layer.out_dim, grid_size=max(grid, 1),
+                                       spline_order=layer.spline_order, dtype=model.dtype, device=model.device))  # fmt: skip
+            self.fields[name] = KAN.from_layers(layers, seed=model.seed)
+
     def evaluator(self, params: Mapping[str, Tensor] | None = None, composable: bool = False) -> Callable[..., Any]:
         """What :func:`bound` binds: this module's values, or with the parameters ``params`` swapped in (names
         relative to this module; for ``torch.func`` transforms)."""
