@@ -49,6 +49,8 @@ class Observations:
         noise: the known standard deviation of the measurement error (units of ``u``); None: estimated from the
             data residual after the solve (for ``result.uncertainty``).
         name: names the residual block ``"data[name]"`` (default ``"data"``), e.g. for ``weights={...}``.
+        derivative: observe the first derivative of the field by this coordinate instead of its value, e.g.
+            ``derivative="x"`` for a flux ``du/dx`` measured at the boundary.
         columns: coordinate names of the point columns (set by :meth:`from_file`); when given, the problem takes
             its coordinates from them by name.
     """
@@ -61,6 +63,7 @@ class Observations:
         noise: float | None = None,
         name: str | None = None,
         *,
+        derivative: str | None = None,
         columns: Sequence[str] | None = None,
     ) -> None:
         pts = _as_array(points, "points")
@@ -88,6 +91,9 @@ class Observations:
         self.points, self.values = torch.from_numpy(pts), torch.from_numpy(vals)
         self.field, self.noise, self.name = int(field), None if noise is None else float(noise), name
         self.columns = None if columns is None else tuple(columns)
+        if derivative is not None and not isinstance(derivative, str):
+            raise TypeError(f"Observations: derivative must be a coordinate name such as 'x' or None, got {derivative!r}")
+        self.derivative = derivative
 
     @property
     def label(self) -> str:
@@ -124,6 +130,8 @@ class Observations:
                 f"data: points of {self!r} have {points.shape[1]} column(s); the problem has coordinates {coords} "
                 f"(pass points of shape (n, {len(coords)}))"
             )
+        if self.derivative is not None and self.derivative not in coords:
+            raise ValueError(f"data: derivative={self.derivative!r} of {self!r} is not a coordinate of {coords}")
         if self.field >= n_fields:
             raise ValueError(f"data: {self!r} observes field {self.field}; the problem has {n_fields} field(s)")
         inside = domain.contains(points, tol=1e-9)

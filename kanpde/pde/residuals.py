@@ -206,16 +206,18 @@ class ConditionTerm(AbstractTerm):
 @dataclass(frozen=True)
 class ObservationTerm(AbstractTerm):
     """Measured values of one field (rows ``"points"`` ``(n, n_coords)`` and ``"values"`` ``(n,)``): the residual
-    is ``u_field(points) - values``."""
+    is ``u_field(points) - values``, or ``d u_field / d derivative - values`` for observed derivatives."""
 
     field: int = 0
+    derivative: str | None = None
 
     def needs(self) -> tuple[FieldNeed, ...]:
-        return (FieldNeed("points", JetRequest(level=0)),)
+        return (FieldNeed("points", JetRequest(level=0 if self.derivative is None else 1)),)
 
     def residual(self, inputs: TermInputs) -> Tensor:
         u = inputs.fields[0][self.field]
-        return (u.value - inputs.rows["values"]).reshape(-1, 1)
+        observed = u.value if self.derivative is None else u.d(self.derivative)
+        return (observed - inputs.rows["values"]).reshape(-1, 1)
 
 
 def term_weight(weights: Mapping[str, float], label: str) -> float:
@@ -425,5 +427,6 @@ def collocation_terms(problem: Problem, batch: CollocationBatch, request: JetReq
     for obs in problem.data:  # observations: fixed rows, in the problem's column order
         points, values = obs.checked(problem.coords, problem.domain, problem.n_fields)
         data = {"points": points.to(like), "values": values.to(like)}
-        terms.append(ObservationTerm(_unique(obs.label, taken), data, coords=problem.coords, field=obs.field))
+        label = _unique(obs.label, taken)
+        terms.append(ObservationTerm(label, data, coords=problem.coords, field=obs.field, derivative=obs.derivative))
     return ResidualTerms(tuple(terms))

@@ -214,6 +214,10 @@ class Solver:
         if hard_constraint not in (True, False, "auto"):
             raise ValueError(f"hard_constraint must be True, False or 'auto', got {hard_constraint!r}")
         constraint = None
+        if any(obs.derivative is not None for obs in problem.data):  # their rows would need the constraint's jets
+            if hard_constraint is True:
+                raise ValueError("hard_constraint=True does not combine with observed derivatives (data=[...])")
+            hard_constraint = False
         if hard_constraint == "auto" and exact_dirichlet_applies(problem, smooth_only=True):
             constraint = exact_dirichlet(problem)
         elif hard_constraint is True:
