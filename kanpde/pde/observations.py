@@ -32,7 +32,9 @@ def _as_array(value: Any, what: str) -> np.ndarray:
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"Observations: {what} must be an array of numbers, got {type(value).__name__} ({err})") from None
+        raise TypeError(
+            f"Observations: {what} must be an array of numbers, got {type(value).__name__} ({err})"
+        ) from None
     if not np.isfinite(array).all():
         bad = int((~np.isfinite(array)).sum())
         raise ValueError(f"Observations: {what} holds {bad} NaN or inf value(s); remove or repair those rows")
@@ -92,7 +94,9 @@ class Observations:
         self.field, self.noise, self.name = int(field), None if noise is None else float(noise), name
         self.columns = None if columns is None else tuple(columns)
         if derivative is not None and not isinstance(derivative, str):
-            raise TypeError(f"Observations: derivative must be a coordinate name such as 'x' or None, got {derivative!r}")
+            raise TypeError(
+                f"Observations: derivative must be a coordinate name such as 'x' or None, got {derivative!r}"
+            )
         self.derivative = derivative
 
     @property
@@ -194,7 +198,8 @@ class Observations:
                 )
         if column not in table:
             raise ValueError(
-                f"Observations.from_file: {path.name} lacks the field's column {column!r}; its columns are {list(table)}"
+                f"Observations.from_file: {path.name} lacks the field's column {column!r}; "
+                f"its columns are {list(table)}"
             )
         coords = [c for c in coords if c != column]
         if not coords:
@@ -221,9 +226,13 @@ def _read_csv(path: Path) -> dict[str, np.ndarray]:
     values = np.empty((len(rows) - 1, len(header)))
     for i, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
-            raise ValueError(f"Observations.from_file: line {i} of {path.name} has {len(row)} fields, the header {len(header)}")
+            raise ValueError(
+                f"Observations.from_file: line {i} of {path.name} has {len(row)} fields, the header {len(header)}"
+            )
         try:
             values[i - 2] = [float(v) for v in row]
         except ValueError:
-            raise ValueError(f"Observations.from_file: line {i} of {path.name} holds a value that is not a number") from None
+            raise ValueError(
+                f"Observations.from_file: line {i} of {path.name} holds a value that is not a number"
+            ) from None
     return {h: values[:, j] for j, h in enumerate(header)}

@@ -109,7 +109,9 @@ class Unknown:
         lower = upper = None
         if bounds is not None:
             if isinstance(bounds, (str, bytes)) or not isinstance(bounds, Sequence) or len(bounds) != 2:
-                raise ValueError(f"Unknown {name!r}: bounds must be a pair (lower, upper), None for open, got {bounds!r}")
+                raise ValueError(
+                    f"Unknown {name!r}: bounds must be a pair (lower, upper), None for open, got {bounds!r}"
+                )
             for b in bounds:
                 if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Real) or math.isnan(b)):
                     raise ValueError(f"Unknown {name!r}: bounds must hold numbers or None, got {bounds!r}")
@@ -324,7 +326,10 @@ class InverseParameters(nn.Module):
         self.constants = {u.name: u for u in unknowns if isinstance(u, Unknown)}
         self.field_specs = {u.name: u for u in unknowns if isinstance(u, UnknownField)}
         self.raw = nn.ParameterDict(
-            {n: nn.Parameter(torch.tensor(u.raw_of(u.init), dtype=dtype, device=device)) for n, u in self.constants.items()}
+            {
+                n: nn.Parameter(torch.tensor(u.raw_of(u.init), dtype=dtype, device=device))
+                for n, u in self.constants.items()
+            }
         )
         self.fields = nn.ModuleDict()
         for i, (name, spec) in enumerate(self.field_specs.items()):
@@ -398,10 +403,22 @@ class InverseParameters(nn.Module):
             model, layers = self.fields[name], []
             for i, layer in enumerate(model.layers):
                 coef = state.get(f"inverse.fields.{name}.layers.{i}.coef")
-                fits = isinstance(coef, Tensor) and coef.ndim == 3 and tuple(coef.shape[:2]) == (layer.in_dim, layer.out_dim)
+                fits = (
+                    isinstance(coef, Tensor)
+                    and coef.ndim == 3
+                    and tuple(coef.shape[:2]) == (layer.in_dim, layer.out_dim)
+                )
                 grid = int(coef.shape[2]) - layer.spline_order if fits else layer.grid_size  # type: ignore[union-attr]
-                layers.append(KANLayer(layer.in_dim, layer.out_dim, grid_size=max(grid, 1),
-                                       spline_order=layer.spline_order, dtype=model.dtype, device=model.device))  # fmt: skip
+                layers.append(
+                    KANLayer(
+                        layer.in_dim,
+                        layer.out_dim,
+                        grid_size=max(grid, 1),
+                        spline_order=layer.spline_order,
+                        dtype=model.dtype,
+                        device=model.device,
+                    )
+                )
             self.fields[name] = KAN.from_layers(layers, seed=model.seed)
 
     def evaluator(self, params: Mapping[str, Tensor] | None = None, composable: bool = False) -> Callable[..., Any]:
@@ -472,8 +489,10 @@ class _WithUnknowns:
         if isinstance(self.direct, UnknownField):
             return _field_values(self.direct, points)
         assert self.expression is not None
-        columns = [_field_values(u, points) if isinstance(u, UnknownField) else u.value.to(points.dtype).expand(n)
-                   for u in self.used]  # fmt: skip
+        columns = [
+            _field_values(u, points) if isinstance(u, UnknownField) else u.value.to(points.dtype).expand(n)
+            for u in self.used
+        ]
         return self.expression(torch.cat([points, torch.stack(columns, dim=1)], dim=1))
 
 

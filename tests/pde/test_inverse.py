@@ -121,7 +121,9 @@ def test_observations_from_files(tmp_path: pytest.TempPathFactory) -> None:
 @pytest.mark.slow
 def test_noise_calibration_and_sd_scaling() -> None:
     """Noise 1e-2: the true k within 3 sd in >= 18 of 20 seeds; the sd falls about as 1/sqrt(n)."""
-    inside = sum(abs(r.unknowns["k"] - 0.1) <= 3 * r.uncertainty["k"] for r in (_heat_solve(300, 1e-2, s) for s in range(20)))
+    inside = sum(
+        abs(r.unknowns["k"] - 0.1) <= 3 * r.uncertainty["k"] for r in (_heat_solve(300, 1e-2, s) for s in range(20))
+    )
     assert inside >= 18
     sd = {n: _heat_solve(n, 1e-2, 7).uncertainty["k"] for n in (100, 1600)}
     assert 2.5 <= sd[100] / sd[1600] <= 6.5  # sqrt(16) = 4
