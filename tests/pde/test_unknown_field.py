@@ -93,3 +93,17 @@ def test_conductivity_field_recovered_with_formula() -> None:
     assert _field_error(solver) <= 1e-3
     x = sympy.Symbol("x")
     assert sympy.simplify(solver.symbolic(field="a") - (1 + x**2)) == 0
+
+
+def test_field_formula_through_the_symbolic_pipeline() -> None:
+    """``solver.symbolic(field="a")`` gives the field's formula (here a field fitted to 1 + x^2 directly)."""
+    import sympy
+
+    a = kp.UnknownField("a", width=[2, 3, 1], grid=8)
+    solver = kp.Solver(_conductivity_problem(a, n_obs=10), width=[2, 3, 1], seed=0)
+    inverse = solver.approximation.inverse
+    points = torch.rand(400, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    inverse.fields["a"].fit(inverse.field_inputs("a", points), (1 + points[:, :1] ** 2), steps=200, optimizer="lm")
+    test = torch.rand(1000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    assert float((solver.unknown_field("a")(test) - (1 + test[:, 0] ** 2)).abs().max()) < 1e-4
+    assert sympy.simplify(solver.symbolic(field="a") - (1 + sympy.Symbol("x") ** 2)) == 0
