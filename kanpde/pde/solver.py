@@ -36,7 +36,7 @@ from .residuals import DEFAULT_CHUNK_SIZE, CollocationBatch, ResidualTerms, coll
 from .result import Result, StageRecord, StepRecord
 from .sampling import make_sampler, resample_by_residual
 from .spacetime import SpaceTime
-from .unknowns import InverseParameters, reads, warn_unused
+from .unknowns import InverseParameters, bound, reads, warn_unused
 
 __all__ = ["Solver", "validate_grid_schedule"]
 
@@ -232,7 +232,8 @@ class Solver:
             )  # fmt: skip
         # A few points of the domain: the problem's data may be defined there only (e.g. sqrt(x - 1) on [1, 2]).
         probe_points = problem.domain.sample_interior(8, generator=torch.Generator().manual_seed(0), dtype=dtype)
-        with reads() as seen:
+        binding = bound(self.approximation.inverse.evaluator() if problem.unknowns else None)
+        with reads() as seen, binding:  # the unknowns at their initial values
             self.request = probe(problem.residual, problem.coords, problem.n_fields, dtype, points=probe_points)
             problem.check_data(probe_points)  # a bad exact solution or coefficient fails here, before any training
         warn_unused(problem.unknowns, seen)

@@ -107,3 +107,17 @@ def test_field_formula_through_the_symbolic_pipeline() -> None:
     test = torch.rand(1000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     assert float((solver.unknown_field("a")(test) - (1 + test[:, 0] ** 2)).abs().max()) < 1e-4
     assert sympy.simplify(solver.symbolic(field="a") - (1 + sympy.Symbol("x") ** 2)) == 0
+
+
+def test_unknown_field_as_heat_diffusivity() -> None:
+    """``kp.Heat(diffusivity=a)`` reads the field's value (``u_t - a Laplace(u)``, the form kp.Heat writes)."""
+    a = kp.UnknownField("a", width=[1, 2, 1], positive=True)
+    x = torch.rand(30, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    problem = kp.Heat(kp.Interval(0, 1), time=(0, 1), diffusivity=a, initial="sin(pi*x)", bcs=[kp.Dirichlet(0)],
+                      data=[kp.Observations(x, torch.zeros(30))])  # fmt: skip
+    assert problem.unknowns == (a,)
+    solver = kp.Solver(problem, width=[2, 3, 1], seed=0, n_interior=60)
+    before = {n: p.detach().clone() for n, p in solver.approximation.inverse.fields["a"].named_parameters()}
+    solver.solve(grid_schedule=[3], steps=2, progress=False)
+    after = dict(solver.approximation.inverse.fields["a"].named_parameters())
+    assert any(not torch.equal(before[n], after[n]) for n in before)  # the field is trained
