@@ -543,7 +543,7 @@ class Solver:
         finally:
             bar.close()
         result.rel_l2, result.max_abs = self.errors()
-        if self.problem.unknowns and self._stage_terms is not None:
+        if self.problem.unknowns and self._stage_terms is not None and interrupt is None:
             from .identification import identify
 
             result.unknowns, result.uncertainty = identify(self, *self._stage_terms)
