@@ -28,6 +28,7 @@ from .conditions import Dirichlet, Initial
 from .distributed import SINGLE, communicator
 from .fields import probe
 from .gauss_newton import LMState, ResidualSystem, levenberg_marquardt_step
+from .inverse_parameters import InverseParameters
 from .memory import check_memory, kan_parameters, stage_bytes
 from .objective import LossObjective
 from .problem import Problem
@@ -36,7 +37,7 @@ from .residuals import DEFAULT_CHUNK_SIZE, CollocationBatch, ResidualTerms, coll
 from .result import Result, StageRecord, StepRecord
 from .sampling import make_sampler, resample_by_residual
 from .spacetime import SpaceTime
-from .unknowns import InverseParameters, bound, reads, warn_unused
+from .unknowns import bound, reads, warn_unused
 
 __all__ = ["Solver", "validate_grid_schedule"]
 
