@@ -22,6 +22,7 @@ _LAZY = {
     "AutoSchedule": "pde.refinement", "MeshDomain": "pde.mesh_geometry",
     "Ball": "pde.ball",
     "Wave": "pde.problem",
+    "Unknown": "pde.unknowns", "UnknownField": "pde.unknowns", "Observations": "pde.observations",
 }  # fmt: skip
 
 __all__ = ["KAN", "KANLayer", "__version__", *_LAZY]
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from .pde.csg import Intersection as Intersection
     from .pde.csg import Union as Union
     from .pde.mesh_geometry import MeshDomain as MeshDomain
+    from .pde.observations import Observations as Observations
     from .pde.problem import PDE as PDE
     from .pde.problem import Heat as Heat
     from .pde.problem import Poisson as Poisson
@@ -53,3 +55,5 @@ if TYPE_CHECKING:
     from .pde.shapes import Rectangle as Rectangle
     from .pde.solver import Solver as Solver
     from .pde.spacetime import TimeInterval as TimeInterval
+    from .pde.unknowns import Unknown as Unknown
+    from .pde.unknowns import UnknownField as UnknownField

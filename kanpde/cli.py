@@ -253,6 +253,8 @@ def write_outputs(solver: Any, result: Any, out: Path, name: str, *, complete: b
         "seconds": result.seconds,
         "stopped": result.stopped,
         "stages": [vars(s) for s in result.stages],
+        "unknowns": dict(getattr(result, "unknowns", {})),
+        "uncertainty": dict(getattr(result, "uncertainty", {})),
     }
     written = [out / "summary.json"]
     atomic_write_text(written[0], json.dumps(summary, indent=2))

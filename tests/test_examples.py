@@ -38,6 +38,7 @@ def one_thread() -> object:
 def test_every_example_has_a_test() -> None:
     tested = {"poisson_quickstart", "heat_equation", "symbolic_recovery", "grid_extension", "lshape_adaptive",
               "mesh_domain", "kan_regression", "burgers"}  # fmt: skip
+    tested |= {"inverse_heat_sensors", "inverse_conductivity", "inverse_source_flux"}  # test_inverse_examples.py
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
 

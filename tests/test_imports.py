@@ -36,6 +36,7 @@ BACK_EDGES = {
     ("kanpde.pde.solver", "save"): "io",
     ("kanpde.pde.solver", "load"): "io",
     ("kanpde.pde.solver", "symbolic"): "symbolic",
+    ("kanpde.pde.identification", "field_formula"): "symbolic",  # solver.symbolic(field=...)
     ("kanpde.pde.solver", "plot"): "plot",
 }
 

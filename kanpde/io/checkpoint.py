@@ -371,6 +371,9 @@ def _restore_model(solver: Solver, payload: dict[str, Any]) -> None:
     ]
     approximation = solver.approximation
     approximation.model = KAN.from_layers(layers, seed=payload["model_seed"])
+    inverse = getattr(approximation, "inverse", None)
+    if inverse is not None:  # unknown fields refined during training: their grids from the saved coefficients
+        inverse.rebuild_fields(payload["approximation_state"])
     state = _checked_state(payload["approximation_state"], approximation.state_dict())
     approximation.load_state_dict(state)
 

@@ -140,6 +140,9 @@ def _root_attributes(solver: Solver, mesh: OutputMesh, result: Result | None, fo
         attrs["solve_seconds"] = float(result.seconds)
         if result.stopped:
             attrs["stopped"] = str(result.stopped)
+        for name, value in getattr(result, "unknowns", {}).items():  # identified constants of an inverse problem
+            attrs[f"unknown_{name}"] = float(value)
+            attrs[f"uncertainty_{name}"] = float(result.uncertainty.get(name, float("nan")))
     if formula is not None:
         attrs["formula"] = str(formula)
     return attrs
@@ -184,6 +187,26 @@ def _write_h5(
         if result is not None:
             for name, values in _stage_arrays(result).items():
                 h5.create_dataset(f"stages/{name}", data=values)
+        _write_unknown_fields(h5, solver, mesh, snapshots)
+
+
+def _write_unknown_fields(h5: h5py.File, solver: Solver, mesh: OutputMesh, snapshots: list[Snapshot]) -> None:
+    """Identified unknown fields at the mesh nodes: ``unknown_fields/<name>``, ``(n_nodes,)`` for a field of
+    the space coordinates, ``(n_times, n_nodes)`` for one of space and time."""
+    inverse = getattr(solver.approximation, "inverse", None)
+    if inverse is None:
+        return
+    import torch
+
+    for name in inverse.field_specs:
+        field = solver.unknown_field(name)
+        nodes = torch.as_tensor(mesh.points, dtype=torch.float64)
+        if "t" not in inverse.field_coords(name):
+            values = field(nodes).cpu().numpy()
+        else:
+            values = np.stack([field(torch.cat([nodes, torch.full_like(nodes[:, :1], s.time)], 1)).cpu().numpy()
+                               for s in snapshots])  # fmt: skip
+        h5.create_dataset(f"unknown_fields/{name}", data=values)
 
 
 # -- XDMF ------------------------------------------------------------------------------------------------------

@@ -61,6 +61,8 @@ def problem_recipe(problem: Problem) -> dict[str, Any] | None:
 
     if type(problem) not in (Poisson, Heat, Wave):
         return None
+    if getattr(problem, "data", ()) or getattr(problem, "unknowns", ()):  # observations are tensors: pass it again
+        return None
     try:
         recipe: dict[str, Any] = {
             "class": type(problem).__name__,

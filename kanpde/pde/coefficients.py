@@ -67,6 +67,10 @@ def coefficient_at(
     """
     if k.is_constant:
         return CoefficientValues(k(points), None)
+    own = getattr(getattr(k, "_function", None), "value_and_gradient", None)  # an unknown (kp.Unknown/UnknownField)
+    known = own(points, space_dims) if own is not None else None
+    if known is not None:
+        return CoefficientValues(*known)
     if gradient is not None:
         return CoefficientValues(k(points), torch.stack([g(points) for g in gradient], dim=1))
     with torch.enable_grad():

@@ -12,7 +12,7 @@ Jacobian ``J`` (rows: points, columns: parameters) comes from per-point gradient
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -53,6 +53,13 @@ class _FunctionalSource:
     def values(self, points: Tensor) -> Tensor:
         inner = {name.removeprefix("a."): value for name, value in self.params.items()}
         return functional_call(self.caller.a, inner, (points,))
+
+    def unknown_evaluator(self) -> Callable[..., object] | None:
+        inverse = getattr(self.caller.a, "inverse", None)
+        if inverse is None:
+            return None
+        own = {n.removeprefix("a.inverse."): v for n, v in self.params.items() if n.startswith("a.inverse.")}
+        return inverse.evaluator(own)
 
 
 class ResidualSystem:

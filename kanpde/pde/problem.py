@@ -27,6 +27,7 @@ from .expressions import Expression, ExpressionLike, as_expression, coordinate_n
 from .fields import Fields
 from .geometry import AbstractGeometry
 from .spacetime import SpaceTime, TimeInterval
+from .unknowns import Unknown, UnknownField, prepare_unknowns, with_unknowns
 
 __all__ = ["Problem", "Poisson", "Heat", "Wave", "PDE"]
 
@@ -90,6 +91,9 @@ class Problem:
         conditions: boundary conditions then the initial condition, bound to ``coords``.
         exact: the exact solution per field, or None.
         description: one line saying what the problem is (for summaries and file attributes).
+        data: the observations of an inverse problem (``data=[kp.Observations(...)]``), each checked here.
+        unknowns: the unknown constants and fields (``unknowns=[...]`` and those passed as values, e.g.
+            ``diffusivity=k``), identified by the solver (see :mod:`kanpde.pde.unknowns`).
     """
 
     def __init__(
@@ -104,6 +108,8 @@ class Problem:
         n_fields: int = 1,
         description: str = "",
         initial_velocity: ExpressionLike | Sequence[ExpressionLike] | None = None,
+        data: Sequence[Any] | None = None,
+        unknowns: Sequence[Unknown | UnknownField] | None = None,
     ) -> None:
         if not isinstance(domain, AbstractGeometry) or isinstance(domain, SpaceTime):
             raise TypeError(
@@ -149,6 +155,8 @@ class Problem:
                 raise ValueError(f"exact must give {n_fields} solution(s), one per field; got {len(values)}")
             self.exact = tuple(as_expression(v, coords=self.coords, name="exact") for v in values)
         self.description = description or type(self).__name__
+        self.unknowns: tuple[Unknown | UnknownField, ...] = tuple(prepare_unknowns(unknowns, self.coords))
+        self.data = _checked_data(data, self)
         if not any(not isinstance(c, (Initial, InitialVelocity)) for c in self.conditions):
             warnings.warn(
                 f"{type(self).__name__}: bcs is empty, so the solution is not unique (any solution plus a solution of "
@@ -191,6 +199,24 @@ class Problem:
         return f"{type(self).__name__}({self.description})"
 
 
+def _checked_data(data: object, problem: Problem) -> tuple[Any, ...]:
+    """The observations of ``data=[...]`` with their points checked against the problem (see
+    :meth:`~kanpde.pde.observations.Observations.checked`)."""
+    from .observations import Observations
+
+    if data is None:
+        return ()
+    if isinstance(data, Observations):
+        data = [data]
+    if isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
+        raise TypeError(f"data must be a list of kp.Observations, got {type(data).__name__}")
+    for obs in data:
+        if not isinstance(obs, Observations):
+            raise TypeError(f"data must contain kp.Observations objects, got {obs!r}")
+        obs.checked(problem.coords, problem.domain, problem.n_fields)
+    return tuple(data)
+
+
 class Poisson(Problem):
     """``-Laplace(u) = f`` in the domain, with boundary conditions; with ``coefficient=k`` the conservation form
     ``-div(k grad u) = f``: ``k`` a positive number, an expression in the coordinates, or a symmetric positive
@@ -211,8 +237,13 @@ class Poisson(Problem):
         *,
         description: str = "",
         coefficient: Any = 1.0,
+        data: Sequence[Any] | None = None,
+        unknowns: Sequence[Unknown | UnknownField] | None = None,
     ) -> None:
         coords = coordinate_names(domain.dim, False) if isinstance(domain, AbstractGeometry) else ("x",)
+        unknowns = prepare_unknowns(unknowns, coords, f=f, coefficient=coefficient)
+        f = with_unknowns(f, coords, "f", unknowns)
+        coefficient = with_unknowns(coefficient, coords, "coefficient", unknowns)
         self.f = as_expression(f, coords=coords, name="f")
         source = self.f
         self.diffusion = flux = make_diffusion(coefficient, coords=coords, name="coefficient")
@@ -225,6 +256,8 @@ class Poisson(Problem):
             bcs=bcs,
             exact=exact,
             description=description or f"-{operator} = {source._describe()} on {domain!r}",
+            data=data,
+            unknowns=unknowns,
         )
 
     def check_data(self, points: Tensor) -> None:
@@ -252,8 +285,13 @@ class Heat(Problem):
         exact: ExpressionLike | None = None,
         *,
         description: str = "",
+        data: Sequence[Any] | None = None,
+        unknowns: Sequence[Unknown | UnknownField] | None = None,
     ) -> None:
         coords = coordinate_names(domain.dim, True) if isinstance(domain, AbstractGeometry) else ("x", "t")
+        unknowns = prepare_unknowns(unknowns, coords, diffusivity=diffusivity, f=f)
+        diffusivity = with_unknowns(diffusivity, coords, "diffusivity", unknowns)
+        f = with_unknowns(f, coords, "f", unknowns)
         self.diffusion = flux = make_diffusion(diffusivity, coords=coords, name="diffusivity")
         self.diffusivity = flux.scalar if flux.scalar is not None else flux.matrix
         self.f = as_expression(f, coords=coords, name="f")
@@ -268,6 +306,8 @@ class Heat(Problem):
             initial=initial,
             exact=exact,
             description=description or f"u_t - {flux.operator_text()} = {source._describe()} on {domain!r}",
+            data=data,
+            unknowns=unknowns,
         )
 
     def check_data(self, points: Tensor) -> None:
@@ -360,6 +400,8 @@ class PDE(Problem):
         n_fields: int = 1,
         description: str = "",
         initial_velocity: Any = None,
+        data: Sequence[Any] | None = None,
+        unknowns: Sequence[Unknown | UnknownField] | None = None,
     ) -> None:
         super().__init__(
             domain,
@@ -371,4 +413,6 @@ class PDE(Problem):
             exact=exact,
             n_fields=n_fields,
             description=description or f"general PDE on {domain!r}" + (f" x {tuple(time)}" if time else ""),
+            data=data,
+            unknowns=unknowns,
         )

@@ -34,6 +34,7 @@ from .conditions import AbstractCondition, ConditionPoints
 from .distributed import Communicator
 from .fields import FieldJet, Fields, JetRequest
 from .problem import Problem
+from .unknowns import source_binding
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -43,6 +44,7 @@ __all__ = [
     "FieldNeed",
     "FieldSource",
     "InteriorTerm",
+    "ObservationTerm",
     "ResidualTerms",
     "TermInputs",
     "approximation_source",
@@ -201,6 +203,23 @@ class ConditionTerm(AbstractTerm):
         return self.condition.residual_of(inputs.fields, where).reshape(len(where.points), -1)
 
 
+@dataclass(frozen=True)
+class ObservationTerm(AbstractTerm):
+    """Measured values of one field (rows ``"points"`` ``(n, n_coords)`` and ``"values"`` ``(n,)``): the residual
+    is ``u_field(points) - values``, or ``d u_field / d derivative - values`` for observed derivatives."""
+
+    field: int = 0
+    derivative: str | None = None
+
+    def needs(self) -> tuple[FieldNeed, ...]:
+        return (FieldNeed("points", JetRequest(level=0 if self.derivative is None else 1)),)
+
+    def residual(self, inputs: TermInputs) -> Tensor:
+        u = inputs.fields[0][self.field]
+        observed = u.value if self.derivative is None else u.d(self.derivative)
+        return (observed - inputs.rows["values"]).reshape(-1, 1)
+
+
 def term_weight(weights: Mapping[str, float], label: str) -> float:
     """The weight of term ``label``: by its label, else by its kind (``"dirichlet[xmin]'"`` -> ``"dirichlet"``),
     else 1."""
@@ -233,8 +252,9 @@ def residual_rows(term: AbstractTerm, source: FieldSource, rows: Mapping[str, Te
         returns ``(n_rows, m)``.
     """
     rows = term.rows if rows is None else rows
-    fields = tuple(_fields(source, term.coords, need, rows) for need in term.needs())
-    return term.residual(TermInputs(fields, rows))
+    with source_binding(source):
+        fields = tuple(_fields(source, term.coords, need, rows) for need in term.needs())
+        return term.residual(TermInputs(fields, rows))
 
 
 def _slice(fields: Fields, start: int, n: int) -> Fields:
@@ -277,15 +297,16 @@ def term_residuals(terms: Sequence[AbstractTerm], source: FieldSource) -> list[T
         evaluate = source.values if request.autograd else None
         evaluated[request] = Fields(jet, points, coords[request], evaluate=evaluate)
     out = []
-    for term, spots in zip(terms, place):
-        fields = []
-        for need, spot in zip(term.needs(), spots):
-            if spot is None or spot[0] not in evaluated:
-                fields.append(_fields(source, term.coords, need, term.rows))
-            else:
-                request, offset = spot
-                fields.append(_slice(evaluated[request], offset, len(term.rows[need.points])))
-        out.append(term.residual(TermInputs(tuple(fields), term.rows)))
+    with source_binding(source):
+        for term, spots in zip(terms, place):
+            fields = []
+            for need, spot in zip(term.needs(), spots):
+                if spot is None or spot[0] not in evaluated:
+                    fields.append(_fields(source, term.coords, need, term.rows))
+                else:
+                    request, offset = spot
+                    fields.append(_slice(evaluated[request], offset, len(term.rows[need.points])))
+            out.append(term.residual(TermInputs(tuple(fields), term.rows)))
     return out
 
 
@@ -300,6 +321,10 @@ class _ApproximationSource:
 
     def values(self, points: Tensor) -> Tensor:
         return self.approx(points)
+
+    def unknown_evaluator(self) -> Callable[..., object] | None:
+        inverse = getattr(self.approx, "inverse", None)
+        return None if inverse is None else inverse.evaluator()
 
 
 def approximation_source(approx: Callable[[Tensor], Tensor]) -> FieldSource:
@@ -398,4 +423,10 @@ def collocation_terms(problem: Problem, batch: CollocationBatch, request: JetReq
         if where.partners is not None:
             data["partners"] = where.partners
         terms.append(ConditionTerm(_unique(condition.label, taken), data, coords=problem.coords, condition=condition))
+    like = batch.interior
+    for obs in problem.data:  # observations: fixed rows, in the problem's column order
+        points, values = obs.checked(problem.coords, problem.domain, problem.n_fields)
+        data = {"points": points.to(like), "values": values.to(like)}
+        label = _unique(obs.label, taken)
+        terms.append(ObservationTerm(label, data, coords=problem.coords, field=obs.field, derivative=obs.derivative))
     return ResidualTerms(tuple(terms))

@@ -66,6 +66,9 @@ class Result:
         refinement: why an automatic grid schedule (``grid_schedule="auto"``) stopped extending, or None.
         hints: what the checks after training found (:mod:`kanpde.pde.diagnostics`): a condition left unmet, a
             solution collapsed toward a constant, a PDE residual not resolved; each with what to try.
+        unknowns: identified values of the problem's unknown constants, by name (empty for a forward problem).
+        uncertainty: their standard deviations (Gauss-Newton / Laplace approximation at the solution, see
+            :func:`kanpde.pde.identification.laplace_uncertainty`), by name.
     """
 
     rel_l2: float | None
@@ -76,6 +79,8 @@ class Result:
     stopped: str | None = None
     refinement: str | None = None
     hints: list[str] = field(default_factory=list)
+    unknowns: dict[str, float] = field(default_factory=dict)
+    uncertainty: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A few lines for people: per stage grid, steps, loss, errors and time."""
@@ -89,6 +94,9 @@ class Result:
             lines.append("loss: unweighted sum of the terms (weights='adaptive' re-weights them: see weighted_loss)")
         if self.refinement:
             lines.append(f"grid schedule: {self.refinement}")
+        for name, value in self.unknowns.items():
+            sd = self.uncertainty.get(name, float("nan"))
+            lines.append(f"unknown {name} = {value:.6g} +- {sd:.2g} (1 sd)")
         if self.stopped:
             lines.append(f"stopped: {self.stopped}")
         lines.extend(f"hint: {h}" for h in self.hints)

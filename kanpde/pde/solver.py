@@ -30,6 +30,7 @@ from .diagnostics import hints, term_balance
 from .distributed import SINGLE, communicator
 from .fields import probe
 from .gauss_newton import LMState, ResidualSystem, levenberg_marquardt_step
+from .inverse_parameters import InverseParameters
 from .memory import check_memory, kan_parameters, stage_bytes
 from .objective import LossObjective
 from .problem import Problem
@@ -45,6 +46,7 @@ from .residuals import (
 from .result import Result, StageRecord, StepRecord
 from .sampling import make_sampler, resample_by_residual
 from .spacetime import SpaceTime
+from .unknowns import bound, reads, warn_unused
 
 __all__ = ["Solver", "validate_grid_schedule"]
 
@@ -111,6 +113,7 @@ def _check_weights(weights: Mapping[Any, Any], problem: Problem) -> None:
         kind = label.split("[")[0].rstrip("'")
         if kind not in names:
             names.append(kind)
+    names += [n for obs in problem.data for n in (obs.label, "data") if n not in names]  # observations
     for key, value in weights.items():
         if key not in names:
             raise ValueError(f"weights: unknown term {key!r}; the loss terms of this problem are {names}")
@@ -233,6 +236,10 @@ class Solver:
         if hard_constraint not in (True, False, "auto"):
             raise ValueError(f"hard_constraint must be True, False or 'auto', got {hard_constraint!r}")
         constraint = None
+        if any(obs.derivative is not None for obs in problem.data):  # their rows would need the constraint's jets
+            if hard_constraint is True:
+                raise ValueError("hard_constraint=True does not combine with observed derivatives (data=[...])")
+            hard_constraint = False
         if hard_constraint == "auto" and exact_dirichlet_applies(problem, smooth_only=True):
             constraint = exact_dirichlet(problem)
         elif hard_constraint is True:
@@ -240,10 +247,18 @@ class Solver:
         lower, upper = problem.domain.bounds
         model = KAN(width, grid=grid, k=k, seed=self.seed, dtype=dtype, device=self.device)
         self.approximation = Approximation(model, lower, upper, constraint)
+        if problem.unknowns:  # inverse problem: the unknowns' parameters train with the network's
+            self.approximation.inverse = InverseParameters(
+                problem.unknowns, problem.coords, lower, upper, grid=grid, k=k, seed=self.seed, dtype=dtype,
+                device=self.device,
+            )  # fmt: skip
         # A few points of the domain: the problem's data may be defined there only (e.g. sqrt(x - 1) on [1, 2]).
         probe_points = problem.domain.sample_interior(8, generator=torch.Generator().manual_seed(0), dtype=dtype)
-        self.request = probe(problem.residual, problem.coords, problem.n_fields, dtype, points=probe_points)
-        problem.check_data(probe_points)  # a bad exact solution or coefficient fails here, before any training
+        binding = bound(self.approximation.inverse.evaluator() if problem.unknowns else None)
+        with reads() as seen, binding:  # the unknowns at their initial values
+            self.request = probe(problem.residual, problem.coords, problem.n_fields, dtype, points=probe_points)
+            problem.check_data(probe_points)  # a bad exact solution or coefficient fails here, before any training
+        warn_unused(problem.unknowns, seen)
         self.history: list[StepRecord] = []
         self._closure: Tensor | None = None
         self.result: Result | None = None  # of the last solve (also when it was interrupted)
@@ -251,6 +266,7 @@ class Solver:
         self._callback: Callable[[Solver, StepRecord], None] | None = None
         self._paused = 0.0
         self._limits = TimeLimits()  # of the solve in progress: checked after every optimiser step
+        self._stage_terms: tuple[ResidualTerms, dict[str, int]] | None = None  # the last stage's, for uncertainty
 
     def settings(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this solver (with the current grid size), e.g. for checkpoints."""
@@ -362,6 +378,13 @@ class Solver:
         )
 
     # -- evaluation ----------------------------------------------------------------------------------------
+    def unknown_field(self, name: str) -> Callable[[Tensor], Tensor]:
+        """The identified :class:`~kanpde.pde.unknowns.UnknownField` ``name`` as a callable
+        ``(n_points, n_coords) -> (n_points,)`` (the problem's coordinates; those the field ignores are unused)."""
+        from .identification import unknown_field
+
+        return unknown_field(self, name)
+
     def predict(self, points: Tensor) -> Tensor:
         """The solution at ``points``: ``(n_points, n_coords) -> (n_points,)``, or ``(n_points, n_fields)``."""
         if not isinstance(points, Tensor):
@@ -443,6 +466,11 @@ class Solver:
         # The closure points were recorded at the end of the last stage; the new points are what is new here.
         model.record_ranges(self._network_inputs(batch))
         self.approximation.model = model.refine(grid)
+        inverse = getattr(self.approximation, "inverse", None)
+        if inverse is not None:  # unknown fields are refined with the solution (same function on their points)
+            inverse.refine(grid, torch.cat([batch.interior, self.problem.domain.sample_interior(
+                2000, generator=torch.Generator().manual_seed(self.seed + 15485863), sampler="halton",
+                dtype=self.dtype, device=self.device)]))  # fmt: skip
         after = self._batch_loss(batch)
         return after / before if before > 0 else None
 
@@ -567,6 +595,10 @@ class Solver:
         finally:
             bar.close()
         result.rel_l2, result.max_abs = self.errors()
+        if self.problem.unknowns and self._stage_terms is not None and interrupt is None:
+            from .identification import identify
+
+            result.unknowns, result.uncertainty = identify(self, *self._stage_terms)
         result.history = list(self.history)
         result.seconds = time.perf_counter() - start - self._paused
         if interrupt is None and self._steps_done > 0:
@@ -625,13 +657,20 @@ class Solver:
 
         return load_checkpoint(path, problem=problem, device=device)
 
-    def symbolic(self, **options: Any) -> Any:
+    def symbolic(self, field: str | None = None, **options: Any) -> Any:
         """The trained solution as one sympy expression in the coordinates (x, y, z, t).
 
         Every edge is replaced by its best library function; check the fit with
         :func:`kanpde.symbolic.solution.solution_formula`, which also returns the errors of the formula.
+        ``field="a"``: the formula of the identified :class:`~kanpde.pde.unknowns.UnknownField` ``a`` instead
+        (see :func:`kanpde.pde.identification.field_formula`).
         """
         from ..symbolic.solution import solution_formula
+
+        if field is not None:
+            from .identification import field_formula
+
+            return field_formula(self, field, **options)
 
         return solution_formula(self, **options).expr
 
@@ -665,6 +704,7 @@ class Solver:
     ) -> str | None:
         terms = collocation_terms(self.problem, batch, self.request)
         counts, shard = terms.counts(), terms.shard(self.comm)
+        self._stage_terms = (shard, counts)
         if self.adaptive_weights:
             self.weights = self._balanced_weights(shard, counts)
         for name in self.optimizers:
