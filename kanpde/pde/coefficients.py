@@ -73,12 +73,12 @@ def coefficient_at(
         return CoefficientValues(*known)
     if gradient is not None:
         return CoefficientValues(k(points), torch.stack([g(points) for g in gradient], dim=1))
-    with torch.enable_grad():
-        x = points.detach().requires_grad_(True)
-        value = k(x)
-        (grad,) = torch.autograd.grad(value.sum(), x, create_graph=points.requires_grad, allow_unused=True)
-    grad = torch.zeros_like(points) if grad is None else grad
-    return CoefficientValues(k(points), grad[:, list(space_dims)])
+    # torch.func.vjp rather than torch.autograd.grad: it also works inside the Levenberg-Marquardt Jacobian, which
+    # runs the residual under torch.func transforms. k is applied point by point, so the pullback of ones is the
+    # gradient at each point.
+    value, pullback = torch.func.vjp(k, points)
+    (grad,) = pullback(torch.ones_like(value))
+    return CoefficientValues(value, grad[:, list(space_dims)])
 
 
 def _derivatives(k: Expression, space: Sequence[str]) -> tuple[Expression, ...] | None:
