@@ -62,10 +62,16 @@ class TermBalance:
 
 
 class _ZeroSource:
-    """``u = 0`` with all its derivatives, as a field source of the residual engine."""
+    """``u = 0`` with all its derivatives, as a field source of the residual engine; unknowns (inverse problems)
+    keep the values of ``trained``."""
 
-    def __init__(self, n_fields: int) -> None:
+    def __init__(self, n_fields: int, trained: object = None) -> None:
         self.n_fields = n_fields
+        self.trained = trained
+
+    def unknown_evaluator(self) -> object:
+        evaluator = getattr(self.trained, "unknown_evaluator", None)
+        return evaluator() if evaluator is not None else None
 
     def jet(self, points: Tensor, request: JetRequest, constraint: tuple[FieldJet, FieldJet] | None) -> FieldJet:
         n, d, f = points.shape[0], points.shape[1], self.n_fields
@@ -117,7 +123,7 @@ def term_balance(terms: ResidualTerms, source: object, n_fields: int, chunk_size
     zero = [_Moments() for _ in blocks]
     for chunk in terms.chunks(chunk_size):
         with torch.no_grad():
-            for moments, rows in zip(zero, term_residuals(chunk.terms, _ZeroSource(n_fields))):
+            for moments, rows in zip(zero, term_residuals(chunk.terms, _ZeroSource(n_fields, source))):
                 moments.add(rows)
         for moments, rows in zip(trained, term_residuals(chunk.terms, source)):  # type: ignore[arg-type]
             moments.add(rows)
