@@ -20,6 +20,7 @@ _LAZY = {
     "Robin": "pde.conditions", "Periodic": "pde.conditions", "Problem": "pde.problem", "Poisson": "pde.problem",
     "Heat": "pde.problem", "PDE": "pde.problem", "Solver": "pde.solver", "Result": "pde.result",
     "AutoSchedule": "pde.refinement", "MeshDomain": "pde.mesh_geometry",
+    "Parameter": "pde.parameters",
 }  # fmt: skip
 
 __all__ = ["KAN", "KANLayer", "__version__", *_LAZY]
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from .pde.csg import Intersection as Intersection
     from .pde.csg import Union as Union
     from .pde.mesh_geometry import MeshDomain as MeshDomain
+    from .pde.parameters import Parameter as Parameter
     from .pde.problem import PDE as PDE
     from .pde.problem import Heat as Heat
     from .pde.problem import Poisson as Poisson

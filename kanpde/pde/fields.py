@@ -9,6 +9,8 @@ A residual of :class:`~kanpde.pde.problem.PDE` is written with a :class:`Fields`
     u.grad             spatial gradient                  (n_points, space_dim)
     u.d("x", "x", "x") any derivative; order 3 and more by nested autograd
     u.coord("x")       the coordinate column             (n_points,)
+    u.param("mu")      a parameter's value (its column)  (n_points,)
+    u.d("mu")          sensitivity du/dmu to a parameter
     u[1]               field 1 of a system (same attributes)
 
 Derivatives up to second order come from forward jets (closed form); which jet is computed (gradient only,
@@ -24,7 +26,21 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["JetRequest", "FieldJet", "Fields", "probe"]
+__all__ = ["JetRequest", "FieldJet", "Fields", "probe", "is_space_name"]
+
+
+def is_space_name(name: str) -> bool:
+    """Whether ``name`` is a space coordinate's name: ``x``, ``y``, ``z``, or ``x`` followed by digits (``x1``, ...).
+
+    Other columns are time (``t``) and parameters (:mod:`kanpde.pde.parameters`), which the Laplacian and the
+    gradient leave out.
+    """
+    return name in ("x", "y", "z") or (name.startswith("x") and name[1:].isdigit())
+
+
+def _shortcut(name: str, coords: Sequence[str]) -> bool:
+    """Whether ``u.<name>`` names a derivative: every letter a one-letter coordinate (``u.xx``, ``u.xt``)."""
+    return bool(name) and all(c in coords for c in name)
 
 
 @dataclass(frozen=True)
@@ -75,7 +91,7 @@ class Fields:
     ) -> None:
         self._jet, self.points, self.coords = jet, points, tuple(coords)
         self._field, self._evaluate = field, evaluate
-        self._space_dims = tuple(i for i, c in enumerate(self.coords) if c != "t")
+        self._space_dims = tuple(i for i, c in enumerate(self.coords) if is_space_name(c))
 
     def __getitem__(self, field: int) -> Fields:
         n_fields = self._jet.value.shape[1]
@@ -90,6 +106,10 @@ class Fields:
     def coord(self, name: str) -> Tensor:
         """The coordinate column ``name`` of the points, shape ``(n_points,)``."""
         return self.points[:, self._index(name)]
+
+    def param(self, name: str) -> Tensor:
+        """The value of the parameter ``name`` at each point (its column; see :mod:`kanpde.pde.parameters`)."""
+        return self.coord(name)
 
     @property
     def grad(self) -> Tensor:
@@ -117,7 +137,7 @@ class Fields:
     def __getattr__(self, name: str) -> Tensor:
         # u.x, u.xy, u.xxt ...: derivatives named by concatenated one-letter coordinates.
         coords = self.__dict__.get("coords", ())
-        if name and all(c in coords for c in name) and all(len(c) == 1 for c in coords):
+        if _shortcut(name, coords):
             return self.d(*name)
         raise AttributeError(
             f"{type(self).__name__} has no attribute {name!r}; derivatives are named by coordinates {coords} "
@@ -177,7 +197,7 @@ class _Recorder:
         self.mixed = False
         self.first = False
         self.high = False
-        self._space_dims = tuple(i for i, c in enumerate(self.coords) if c != "t")
+        self._space_dims = tuple(i for i, c in enumerate(self.coords) if is_space_name(c))
         if points is None:
             points = torch.rand(n_points, len(self.coords), dtype=dtype, generator=torch.Generator().manual_seed(0))
         self.points = points.to(dtype)
@@ -205,6 +225,9 @@ class _Recorder:
     def coord(self, name: str) -> Tensor:
         return self.points[:, self._index(name)]
 
+    def param(self, name: str) -> Tensor:
+        return self.coord(name)
+
     @property
     def grad(self) -> Tensor:
         self.first = True
@@ -230,7 +253,7 @@ class _Recorder:
 
     def __getattr__(self, name: str) -> Any:
         coords = self.__dict__.get("coords", ())
-        if name and all(c in coords for c in name):
+        if _shortcut(name, coords):
             return self.d(*name)
         raise AttributeError(
             f"residual: u has no attribute {name!r}; derivatives are named by coordinates {coords} (u.x, u.xx, "

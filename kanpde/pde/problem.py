@@ -21,6 +21,7 @@ from .conditions import AbstractCondition, Initial
 from .expressions import Expression, ExpressionLike, as_expression, coordinate_names
 from .fields import Fields
 from .geometry import AbstractGeometry
+from .parameters import Parameter, ParameterProduct, check_parameters
 from .spacetime import SpaceTime, TimeInterval
 
 __all__ = ["Problem", "Poisson", "Heat", "PDE"]
@@ -37,6 +38,12 @@ def _check_conditions(bcs: object) -> list[AbstractCondition]:
     if bad:
         raise TypeError(f"bcs must contain conditions such as kp.Dirichlet(0); got {bad[0]!r}")
     return list(bcs)
+
+
+def _problem_coords(domain: object, time: bool, parameters: object) -> tuple[str, ...]:
+    """Column names of a problem's points: space, then ``t``, then the parameters (checked)."""
+    base = coordinate_names(domain.dim, time) if isinstance(domain, AbstractGeometry) else ("x", "t")[: 1 + time]
+    return base + tuple(p.name for p in check_parameters(parameters, base))
 
 
 def _time_interval(time: object) -> TimeInterval:
@@ -56,7 +63,8 @@ class Problem:
     Attributes:
         space: the spatial domain.
         domain: the sampled domain: ``space``, or ``SpaceTime(space, time)`` for time-dependent problems.
-        coords: coordinate names of the point columns (space, then ``t``).
+        coords: coordinate names of the point columns (space, then ``t``, then the parameters).
+        parameters: the :class:`~kanpde.pde.parameters.Parameter` inputs, in column order (empty when none).
         n_fields: number of unknown fields (1 for a scalar PDE).
         conditions: boundary conditions then the initial condition, bound to ``coords``.
         exact: the exact solution per field, or None.
@@ -74,6 +82,7 @@ class Problem:
         exact: ExpressionLike | Sequence[ExpressionLike] | None = None,
         n_fields: int = 1,
         description: str = "",
+        parameters: Sequence[Parameter] | None = None,
     ) -> None:
         if not isinstance(domain, AbstractGeometry) or isinstance(domain, SpaceTime):
             raise TypeError(
@@ -90,6 +99,10 @@ class Problem:
         if domain.dim > 3:
             raise ValueError(f"domain has {domain.dim} dimensions; problems are defined for 1 to 3 space dimensions")
         self.coords = coordinate_names(domain.dim, self.time is not None)
+        self.parameters: tuple[Parameter, ...] = check_parameters(parameters, self.coords)
+        if self.parameters:  # one more column per parameter on every point set (parameters.py)
+            self.domain = ParameterProduct(self.domain, self.parameters)
+            self.coords += tuple(p.name for p in self.parameters)
         self.n_fields = n_fields
         self._residual = residual
         conditions = _check_conditions(bcs)
@@ -175,8 +188,9 @@ class Poisson(Problem):
         exact: ExpressionLike | None = None,
         *,
         description: str = "",
+        parameters: Sequence[Parameter] | None = None,
     ) -> None:
-        coords = coordinate_names(domain.dim, False) if isinstance(domain, AbstractGeometry) else ("x",)
+        coords = _problem_coords(domain, False, parameters)
         self.f = as_expression(f, coords=coords, name="f")
         source = self.f
         super().__init__(
@@ -185,6 +199,7 @@ class Poisson(Problem):
             bcs=bcs,
             exact=exact,
             description=description or f"-Laplace(u) = {source._describe()} on {domain!r}",
+            parameters=parameters,
         )
 
 
@@ -202,8 +217,9 @@ class Heat(Problem):
         exact: ExpressionLike | None = None,
         *,
         description: str = "",
+        parameters: Sequence[Parameter] | None = None,
     ) -> None:
-        coords = coordinate_names(domain.dim, True) if isinstance(domain, AbstractGeometry) else ("x", "t")
+        coords = _problem_coords(domain, True, parameters)
         self.diffusivity = as_expression(diffusivity, coords=coords, name="diffusivity")
         self.f = as_expression(f, coords=coords, name="f")
         k, source = self.diffusivity, self.f
@@ -219,6 +235,7 @@ class Heat(Problem):
             initial=initial,
             exact=exact,
             description=description or f"u_t - {k._describe()}*Laplace(u) = {source._describe()} on {domain!r}",
+            parameters=parameters,
         )
 
     def check_data(self, points: Tensor) -> None:
@@ -250,6 +267,7 @@ class PDE(Problem):
         *,
         n_fields: int = 1,
         description: str = "",
+        parameters: Sequence[Parameter] | None = None,
     ) -> None:
         super().__init__(
             domain,
@@ -260,4 +278,5 @@ class PDE(Problem):
             exact=exact,
             n_fields=n_fields,
             description=description or f"general PDE on {domain!r}" + (f" x {tuple(time)}" if time else ""),
+            parameters=parameters,
         )

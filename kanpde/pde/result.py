@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["StepRecord", "StageRecord", "Result"]
 
@@ -60,6 +62,9 @@ class Result:
         seconds: wall time of the solve.
         stopped: why the solve ended early (divergence, interruption), or None.
         refinement: why an automatic grid schedule (``grid_schedule="auto"``) stopped extending, or None.
+
+    For a parametric problem ``rel_l2`` and ``max_abs`` cover the whole parameter box; :meth:`errors_at` gives them
+    per parameter value.
     """
 
     rel_l2: float | None
@@ -69,6 +74,18 @@ class Result:
     seconds: float = 0.0
     stopped: str | None = None
     refinement: str | None = None
+    _member_errors: Callable[..., list[Any]] | None = field(default=None, repr=False, compare=False)
+
+    def errors_at(self, **parameters: Any) -> list[Any]:
+        """Errors at given parameter values of a parametric problem, e.g. ``errors_at(mu=[0.5, 1, 2])``: one
+        :class:`~kanpde.pde.parameters.MemberErrors` per value (see :meth:`kanpde.Solver.errors_at`).
+
+        Raises:
+            ValueError: the problem has no parameters.
+        """
+        if self._member_errors is None:
+            raise ValueError("errors_at: the problem has no parameters (kp.Parameter); use rel_l2 and max_abs")
+        return self._member_errors(**parameters)
 
     def summary(self) -> str:
         """A few lines for people: per stage grid, steps, loss, errors and time."""

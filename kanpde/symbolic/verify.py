@@ -33,6 +33,7 @@ import sympy
 import torch
 from torch import Tensor
 
+from ..pde.fields import is_space_name
 from ..pde.safe_expr import to_sympy
 from .simplify import Timeout
 from .simplify import time_limit as deadline
@@ -259,7 +260,7 @@ class SymbolicFields:
 
     def __init__(self, expr: sympy.Expr, symbols: Sequence[sympy.Symbol], coords: Sequence[str]) -> None:
         self._expr, self._symbols, self.coords = expr, dict(zip(coords, symbols)), tuple(coords)
-        self._space = [self._symbols[c] for c in self.coords if c != "t"]
+        self._space = [self._symbols[c] for c in self.coords if is_space_name(c)]
 
     def __getitem__(self, field: int) -> SymbolicFields:
         if field not in (0, -1):
@@ -302,7 +303,7 @@ def _sympy_value(expression: Any, by_name: dict[str, sympy.Symbol]) -> sympy.Exp
 def _pde_residual(problem: Problem, u: sympy.Expr, by_name: dict[str, sympy.Symbol]) -> sympy.Expr | None:
     from ..pde.problem import PDE, Heat, Poisson
 
-    space = [by_name[c] for c in problem.coords if c != "t"]
+    space = [by_name[c] for c in problem.coords if is_space_name(c)]  # not t, not parameters
     laplacian = sympy.Add(*[sympy.diff(u, s, 2) for s in space])
     if isinstance(problem, Poisson):
         f = _sympy_value(problem.f, by_name)
