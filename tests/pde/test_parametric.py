@@ -326,3 +326,12 @@ def test_heat_family_accuracy() -> None:
     solver = kp.Solver(heat_family(), seed=0)
     result = solver.solve(grid_schedule=[5, 10, 20], steps=100, progress=False)
     assert result.rel_l2 is not None and result.rel_l2 <= 1e-4
+
+
+def test_checkpoint_of_a_parametric_solver_round_trips_with_the_problem(tmp_path: object) -> None:
+    solver = kp.Solver(sine_family(), width=[2, 4, 1], grid=3, seed=0, n_interior=100, n_test=200)
+    solver.solve(grid_schedule=[3], steps=3, progress=False)
+    path = solver.save(tmp_path / "family.pt")  # type: ignore[operator]
+    loaded = kp.Solver.load(path, problem=sine_family())
+    x = torch.linspace(0, 1, 5, dtype=F64)[:, None]
+    assert torch.equal(loaded.predict(x, mu=0.7), solver.predict(x, mu=0.7))
