@@ -12,7 +12,8 @@
 - ``kanpde list``: the problems of the suite.
 - ``kanpde bench [PROBLEMS...]``: solve each with its recommended settings and print a table with the published
   baseline beside it; ``kanpde bench kan`` runs the KAN speed benchmark, ``kanpde bench speed`` the speed and
-  memory benchmark (against N and G, up to 1e6 points), ``kanpde bench accuracy`` the time-to-accuracy benchmark.
+  memory benchmark (against N and G, up to 1e6 points), ``kanpde bench accuracy`` the time-to-accuracy benchmark,
+  ``kanpde bench parametric`` one parametric solve against separate solves at 10 parameter values.
 """
 
 from __future__ import annotations
@@ -390,6 +391,11 @@ def bench_command(args: argparse.Namespace) -> int:
         from .bench import time_to_accuracy
 
         time_to_accuracy.main(args.problems[1:])
+        return 0
+    if args.problems and args.problems[0] == "parametric":
+        from .bench import parametric
+
+        parametric.main(args.problems[1:])
         return 0
     import torch
 

@@ -12,6 +12,7 @@ of the parametric solution are taken at the same 10 values (``result.errors_at``
 Seconds are wall time and CPU time of the process (one thread: CPU time is what a quiet machine would take).
 
 Run:  python -m kanpde.bench.parametric [--family sine|heat] [--grid-schedule 5] [--steps 40] [--threads 1]
+      (or `kanpde bench parametric --family heat`)
 """
 
 from __future__ import annotations

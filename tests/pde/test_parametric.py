@@ -335,3 +335,12 @@ def test_checkpoint_of_a_parametric_solver_round_trips_with_the_problem(tmp_path
     loaded = kp.Solver.load(path, problem=sine_family())
     x = torch.linspace(0, 1, 5, dtype=F64)[:, None]
     assert torch.equal(loaded.predict(x, mu=0.7), solver.predict(x, mu=0.7))
+
+
+def test_benchmark_compares_one_family_solve_with_separate_solves() -> None:
+    from kanpde.bench.parametric import compare
+
+    out = compare("sine", [3], 2, n_values=2)
+    assert out["values"] == [0.5, 1.5] and out["width"] == [2, 10, 1]
+    assert len(out["parametric_errors"]) == 2 and len(out["separate_errors"]) == 2  # type: ignore[arg-type]
+    assert all(s > 0 for s in out["parametric_seconds"] + out["separate_seconds"])  # type: ignore[operator]
