@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from typing import cast
 
 import torch
 
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{name:>8} {'parametric':>12} {'separate':>12}")
     for value, a, b in zip(out["values"], out["parametric_errors"], out["separate_errors"]):  # type: ignore[call-overload]
         print(f"{value:>8.4g} {a:>12.2e} {b:>12.2e}")
-    (pw, pc), (sw, sc) = out["parametric_seconds"], out["separate_seconds"]  # type: ignore[misc]
+    pw, pc = cast(tuple[float, float], out["parametric_seconds"])
+    sw, sc = cast(tuple[float, float], out["separate_seconds"])
     print(f"parametric: rel L2 over the whole box {out['parametric_rel_l2']:.2e}; {pw:.1f} s wall, {pc:.1f} s CPU")
     print(f"10 separate solves: {sw:.1f} s wall, {sc:.1f} s CPU; ratio separate/parametric {sw / pw:.2f} (wall), "
           f"{sc / pc:.2f} (CPU)")  # fmt: skip

@@ -330,7 +330,7 @@ def export_hdf5(
     time = None if problem.time is None else (problem.time.t0, problem.time.t1)
     when = output_times(time, times)
     members, sweep = _parameter_members(problem, parameters, when)
-    if sweep is not None:
+    if sweep is not None and members is not None:
         when = [m[sweep] for m in members]
     check_output_size(mesh, len(when), problem.n_fields)
     check_writable(h5_path)  # before sampling the solution, and before either file is replaced

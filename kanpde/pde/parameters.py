@@ -264,8 +264,8 @@ class ParameterProduct(AbstractGeometry):
         device: torch.device | str = "cpu",
     ) -> tuple[Tensor, Tensor]:
         smp = make_sampler(sampler)
-        points, normals = self.base.sample_side(name, n_points, generator=generator, sampler=smp, dtype=_F64)
-        points, normals = self._with_parameters(points, normals, generator, smp)
+        points, side_normals = self.base.sample_side(name, n_points, generator=generator, sampler=smp, dtype=_F64)
+        points, normals = self._with_parameters(points, side_normals, generator, smp)
         assert normals is not None
         return points.to(dtype=dtype, device=device), normals.to(dtype=dtype, device=device)
 
