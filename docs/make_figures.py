@@ -23,6 +23,7 @@ FIGURES = {
     "mesh_domain": ["mesh_solution.png"],
     "kan_regression": ["kan_network.png"],
     "burgers": ["burgers_solution.png"],
+    "parametric": ["parametric.png"],
 }
 KEEP = {".png"}  # the examples also write data files (.h5, .vtu, .msh); only the figures stay in docs/img
 MAX_BYTES = 150_000  # larger PNGs are reduced to a 256-colour palette (smooth colour maps compress badly)

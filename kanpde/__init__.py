@@ -23,6 +23,7 @@ _LAZY = {
     "Ball": "pde.ball",
     "Wave": "pde.problem",
     "Unknown": "pde.unknowns", "UnknownField": "pde.unknowns", "Observations": "pde.observations",
+    "Parameter": "pde.parameters",
 }  # fmt: skip
 
 __all__ = ["KAN", "KANLayer", "__version__", *_LAZY]
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from .pde.csg import Union as Union
     from .pde.mesh_geometry import MeshDomain as MeshDomain
     from .pde.observations import Observations as Observations
+    from .pde.parameters import Parameter as Parameter
     from .pde.problem import PDE as PDE
     from .pde.problem import Heat as Heat
     from .pde.problem import Poisson as Poisson

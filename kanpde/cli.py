@@ -7,10 +7,13 @@
   Prints a summary and writes the results into DIR.
   ``--distributed`` under ``torchrun --nproc_per_node=N -m kanpde solve ...`` shards the collocation points over
   the processes (gloo on CPU, NCCL on CUDA); rank 0 prints and writes.
+  ``--param mu=1.3`` (repeatable) sets a parameter of a parametric problem for the exported field and plots
+  (default: the middle of its range); the solve covers the whole range.
 - ``kanpde list``: the problems of the suite.
 - ``kanpde bench [PROBLEMS...]``: solve each with its recommended settings and print a table with the published
   baseline beside it; ``kanpde bench kan`` runs the KAN speed benchmark, ``kanpde bench speed`` the speed and
-  memory benchmark (against N and G, up to 1e6 points), ``kanpde bench accuracy`` the time-to-accuracy benchmark.
+  memory benchmark (against N and G, up to 1e6 points), ``kanpde bench accuracy`` the time-to-accuracy benchmark,
+  ``kanpde bench parametric`` one parametric solve against separate solves at 10 parameter values.
 """
 
 from __future__ import annotations
@@ -180,6 +183,36 @@ def _settings(module: ModuleType, args: argparse.Namespace) -> tuple[dict[str, A
     return settings, list(schedule), int(steps)
 
 
+def _param(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not sep or not name.strip().isidentifier() or number != number or number in (float("inf"), -float("inf")):
+        raise argparse.ArgumentTypeError(f"--param must look like NAME=NUMBER (e.g. mu=1.3), got {text!r}")
+    return name.strip(), number
+
+
+def _parameter_values(problem: Any, given: Sequence[tuple[str, float]] | None) -> dict[str, float]:
+    """Values of the problem's parameters for the outputs: ``--param`` values, else the middle of each range."""
+    values = dict(given or [])
+    names = [p.name for p in problem.parameters]
+    unknown = [k for k in values if k not in names]
+    if unknown:
+        known = f"its parameters are {', '.join(names)}" if names else "it has no parameters"
+        raise ValueError(f"--param {unknown[0]}: the problem has no parameter {unknown[0]!r}; {known}")
+    for parameter in problem.parameters:
+        if parameter.name not in values:
+            values[parameter.name] = (parameter.low + parameter.high) / 2
+            print(f"kanpde: {parameter.name}={values[parameter.name]:g} for the outputs (the middle of its range; "
+                  f"choose with --param {parameter.name}=VALUE)")  # fmt: skip
+        elif not parameter.low <= values[parameter.name] <= parameter.high:
+            print(f"kanpde: warning: --param {parameter.name}={values[parameter.name]:g} lies outside its range "
+                  f"[{parameter.low:g}, {parameter.high:g}]: extrapolation", file=sys.stderr)  # fmt: skip
+    return values
+
+
 def solve_command(args: argparse.Namespace) -> int:
     import torch
 
@@ -193,6 +226,7 @@ def solve_command(args: argparse.Namespace) -> int:
     name, module = resolve_problem(args.problem)
     problem = build_problem(module)
     settings, schedule, steps = _settings(module, args)
+    parameters = _parameter_values(problem, getattr(args, "param", None))
     for key in ("n_interior", "chunk_size", "device"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
@@ -216,7 +250,7 @@ def solve_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # keep what was done: the summary and the field of the last completed step
         if solver.result is None or not root:
             raise
-        written = write_outputs(solver, solver.result, out, name, complete=False)
+        written = write_outputs(solver, solver.result, out, name, complete=False, parameters=parameters)
         print(f"kanpde: interrupted; wrote the result so far to {', '.join(map(str, written))}", file=sys.stderr)
         return 130
     say(result.summary())
@@ -224,7 +258,7 @@ def solve_command(args: argparse.Namespace) -> int:
     mx = "n/a" if result.max_abs is None else f"{result.max_abs:.3e}"
     say(f"relative L2 error {rel}, max error {mx}, {result.seconds:.1f} s")
     if root:  # in a distributed run every rank holds the same model: rank 0 writes
-        for path in write_outputs(solver, result, out, name):
+        for path in write_outputs(solver, result, out, name, parameters=parameters):
             print(f"wrote {path}")
     if args.distributed:
         torch.distributed.barrier()
@@ -232,8 +266,12 @@ def solve_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_outputs(solver: Any, result: Any, out: Path, name: str, *, complete: bool = True) -> list[Path]:
+def write_outputs(
+    solver: Any, result: Any, out: Path, name: str, *, complete: bool = True, parameters: dict[str, float] | None = None
+) -> list[Path]:
     """Everything a solve leaves behind in ``out``: the summary, and the field, plots and formula when available.
+
+    ``parameters``: the parameter values the field and the plot are written at (a parametric problem).
 
     ``complete=False`` (an interrupted solve) writes the summary and the field only: quick, and nothing that
     could take long after the user asked to stop.
@@ -256,17 +294,20 @@ def write_outputs(solver: Any, result: Any, out: Path, name: str, *, complete: b
         "unknowns": dict(getattr(result, "unknowns", {})),
         "uncertainty": dict(getattr(result, "uncertainty", {})),
     }
+    if parameters:
+        summary["parameters"] = dict(parameters)
+    at = dict(parameters or {})
     written = [out / "summary.json"]
     atomic_write_text(written[0], json.dumps(summary, indent=2))
     if not complete:
-        return written + list(solver.export_hdf5(out / "solution.h5", result=result))
+        return written + list(solver.export_hdf5(out / "solution.h5", result=result, **at))
     formula, files = write_formula(solver, out)
     written += files
-    written += list(solver.export_hdf5(out / "solution.h5", result=result, formula=formula))
+    written += list(solver.export_hdf5(out / "solution.h5", result=result, formula=formula, **at))
     from .plot.history import plot_history
 
     if solver.problem.space_dim <= 2:  # plot_solution draws 1-D and 2-D fields; the HDF5 file holds any other
-        solver.plot(out / "solution.png", result=result)
+        solver.plot(out / "solution.png", result=result, **({"parameters": at} if at else {}))
         written.append(out / "solution.png")
     plot_history(result, out / "history.png")
     solver.model.plot(path=out / "network.png")
@@ -355,6 +396,11 @@ def bench_command(args: argparse.Namespace) -> int:
 
         time_to_accuracy.main(args.problems[1:])
         return 0
+    if args.problems and args.problems[0] == "parametric":
+        from .bench import parametric
+
+        parametric.main(args.problems[1:])
+        return 0
     import torch
 
     import kanpde as kp
@@ -408,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--n-interior", type=_positive_int, default=None, help="interior collocation points per stage")
     solve.add_argument("--chunk-size", type=_positive_int, default=None, help="most points evaluated at once (memory)")
     solve.add_argument("--device", type=_device, default=None, help="cpu (default), cuda, cuda:1, ...")
+    solve.add_argument(
+        "--param", type=_param, action="append", metavar="NAME=VALUE", help="parameter value for the outputs"
+    )
     solve.add_argument(
         "--distributed", action="store_true", help="shard the points over torchrun's processes (gloo/NCCL)"
     )

@@ -37,7 +37,7 @@ def one_thread() -> object:
 
 def test_every_example_has_a_test() -> None:
     tested = {"poisson_quickstart", "heat_equation", "symbolic_recovery", "grid_extension", "lshape_adaptive",
-              "mesh_domain", "kan_regression", "burgers"}  # fmt: skip
+              "mesh_domain", "kan_regression", "burgers", "parametric"}  # fmt: skip
     tested |= {"inverse_heat_sensors", "inverse_conductivity", "inverse_source_flux"}  # test_inverse_examples.py
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
@@ -120,3 +120,12 @@ def test_kan_regression_recovers_the_formula(tmp_path: Path) -> None:
 def test_burgers_general_pde() -> None:
     result = load("burgers").main((5,), 20)
     assert result.rel_l2 < 2e-2  # measured 4.6e-3
+
+
+def test_parametric_families(tmp_path: Path) -> None:
+    poisson, heat = load("parametric").main((4,), 20, out=tmp_path)
+    assert poisson.rel_l2 < 2e-4  # measured 4.6e-5
+    assert heat.rel_l2 < 2e-4  # measured 3.6e-5
+    assert max(m.rel_l2 for m in heat.errors_at(k=[0.05, 0.2])) < 1e-3  # measured 1.6e-4
+    assert (tmp_path / "parametric.png").stat().st_size > 0
+    assert (tmp_path / "poisson_mu.xdmf").read_text().count("<Time ") == 4

@@ -26,6 +26,7 @@ ParaView's time slider). Grid fields carry a ``grid_shape`` attribute: ``u.resha
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -209,6 +210,26 @@ def _write_unknown_fields(h5: h5py.File, solver: Solver, mesh: OutputMesh, snaps
         h5.create_dataset(f"unknown_fields/{name}", data=values)
 
 
+def _parameter_members(
+    problem: Any, parameters: dict[str, Any], when: list[float | None]
+) -> tuple[list[dict[str, float]] | None, str | None]:
+    """The parameter values of each snapshot (None without parameters) and the swept parameter's name (or None)."""
+    if not parameters and not problem.parameters:
+        return None, None
+    from ..pde.parameters import parameter_values
+
+    members = parameter_values(problem, parameters, what="export_hdf5")
+    if len(members) == 1:
+        return members * len(when), None
+    if problem.time is not None:
+        raise ValueError(
+            "export_hdf5: a parameter sweep of a time-dependent problem is not supported (time already makes the "
+            "series); export one parameter value per file"
+        )
+    sweep = next(p.name for p in problem.parameters if not isinstance(parameters[p.name], numbers.Real))
+    return members, sweep
+
+
 # -- XDMF ------------------------------------------------------------------------------------------------------
 def _data_item(parent: ET.Element, h5_name: str | None, key: str, array: np.ndarray) -> None:
     """A DataItem referring to ``h5_name:/key``, or holding ``array`` itself (``Format="XML"``) when ``h5_name`` is
@@ -278,6 +299,7 @@ def export_hdf5(
     times: Sequence[float] | int | None = None,
     result: Result | None = None,
     formula: Any = None,
+    **parameters: Any,
 ) -> tuple[Path, Path]:
     """Write the solution at output nodes to ``path`` (HDF5) and an XDMF file beside it (same stem, ``.xdmf``).
 
@@ -294,6 +316,11 @@ def export_hdf5(
             ``[t0, t1]``); must be None for a steady problem.
         result: the :class:`~kanpde.pde.result.Result` of the solve, for the metrics and per-stage records.
         formula: a closed-form solution (e.g. ``solver.symbolic()``), stored as a string attribute.
+        parameters: the parameter values of a parametric problem, each a number (``mu=1.3``: one member of the
+            family). One parameter of a steady problem may take a list (``mu=[0.5, 1, 2]``, a sweep): the files then
+            hold one snapshot per value, stored like times (``/fields/u/t0000``, ... with the value as ``time``
+            attribute, root attribute ``sweep``), so ParaView's time slider steps through the parameter. The root
+            attributes ``parameter_names`` and ``parameter_values`` record the values (NaN for the swept one).
 
     Returns:
         h5_path: the HDF5 file.
@@ -301,8 +328,9 @@ def export_hdf5(
 
     Raises:
         ValueError: ``path`` ends in ``.xdmf`` / ``.xmf``, or a bad ``resolution`` or ``times`` (times outside the
-            time interval, or more nodes than fit in memory).
-        TypeError: ``result`` is not a :class:`~kanpde.pde.result.Result`.
+            time interval, or more nodes than fit in memory), a parameter without a value, or a sweep of a
+            time-dependent problem.
+        TypeError: ``result`` is not a :class:`~kanpde.pde.result.Result`, or an unknown parameter name.
         IsADirectoryError: ``path`` is a directory.
         PermissionError, OSError: a file cannot be written (the message names it).
 
@@ -332,11 +360,19 @@ def export_hdf5(
     mesh = output_mesh(problem.space, resolution)
     time = None if problem.time is None else (problem.time.t0, problem.time.t1)
     when = output_times(time, times)
+    members, sweep = _parameter_members(problem, parameters, when)
+    if sweep is not None and members is not None:
+        when = [m[sweep] for m in members]
     check_output_size(mesh, len(when), problem.n_fields)
     check_writable(h5_path)  # before sampling the solution, and before either file is replaced
     check_writable(xdmf_path)
-    snapshots = sample_solution(solver, mesh, when)
+    snapshots = sample_solution(solver, mesh, when, parameters=members)
     attrs = _root_attributes(solver, mesh, result, formula)
+    if members is not None:
+        attrs["parameter_names"] = [p.name for p in problem.parameters]
+        attrs["parameter_values"] = [math.nan if p.name == sweep else members[0][p.name] for p in problem.parameters]
+    if sweep is not None:
+        attrs["sweep"] = sweep
     with atomic_path(h5_path) as temporary:
         _write_h5(temporary, solver, mesh, snapshots, attrs, result)
     with atomic_path(xdmf_path) as temporary:

@@ -13,7 +13,7 @@ the same on every call), with one "vertex" cell per node.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -335,7 +335,12 @@ def _residual(solver: Solver, points: torch.Tensor) -> np.ndarray:
 
 
 def sample_solution(
-    solver: Solver, mesh: OutputMesh, times: Sequence[float | None], *, residual: bool = True
+    solver: Solver,
+    mesh: OutputMesh,
+    times: Sequence[float | None],
+    *,
+    residual: bool = True,
+    parameters: Sequence[Mapping[str, float]] | None = None,
 ) -> list[Snapshot]:
     """The solution, exact solution, error and PDE residual at the nodes of ``mesh``, one snapshot per time.
 
@@ -346,14 +351,20 @@ def sample_solution(
         mesh: nodes of the spatial domain.
         times: ``[None]`` for a steady problem, else the output times.
         residual: also evaluate the PDE residual.
+        parameters: for a parametric problem, the parameter values of each snapshot (one mapping per entry of
+            ``times``; a steady problem's sweep labels its snapshots with the swept values in ``times``).
     """
     problem = solver.problem
     names = field_names(problem.n_fields)
     snapshots = []
-    for t in times:
+    for index, t in enumerate(times):
         nodes = torch.from_numpy(mesh.points)
-        if t is not None:
+        if t is not None and problem.time is not None:
             nodes = torch.cat([nodes, torch.full((len(nodes), 1), float(t), dtype=torch.float64)], dim=1)
+        if parameters is not None:
+            from ..pde.parameters import with_parameters
+
+            nodes = with_parameters(problem, nodes, parameters[index], what="export")
         points = nodes.to(dtype=solver.dtype, device=solver.device)
         values = torch.cat([solver.predict(c).reshape(len(c), -1) for c in points.split(_CHUNK)])
         values_np = values.detach().to(torch.float64).cpu().numpy()

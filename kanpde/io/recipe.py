@@ -13,8 +13,8 @@ recipe instead, when the problem is made of data only:
   :func:`kanpde.pde.safe_expr.expression_text` and read back by the whitelist parser;
 - the conditions ``Dirichlet``, ``Neumann``, ``Robin``, ``Periodic`` with ``on`` a side name or None.
 
-Anything else (a ``kp.PDE`` residual, a callable value or ``on`` mask, a mesh domain) is code, which a file must
-not carry: :func:`problem_recipe` returns None and the caller passes the problem again when loading
+Anything else (a ``kp.PDE`` residual, a callable value or ``on`` mask, a mesh domain; for now, parameters) is code,
+which a file must not carry: :func:`problem_recipe` returns None and the caller passes the problem again when loading
 (``kp.Solver.load(path, problem=...)``).
 
 Example:
@@ -62,6 +62,8 @@ def problem_recipe(problem: Problem) -> dict[str, Any] | None:
     if type(problem) not in (Poisson, Heat, Wave):
         return None
     if getattr(problem, "data", ()) or getattr(problem, "unknowns", ()):  # observations are tensors: pass it again
+        return None
+    if getattr(problem, "parameters", ()):  # not in the recipe schema yet: pass the problem again when loading
         return None
     try:
         recipe: dict[str, Any] = {

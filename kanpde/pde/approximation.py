@@ -124,15 +124,15 @@ def exact_dirichlet(problem: Problem) -> HardConstraint:
         )
     value = next(c for c in problem.conditions if isinstance(c, Dirichlet)).value
     assert isinstance(value, Expression)
-    space = problem.space
+    space, d = problem.space, problem.space_dim  # columns: space [:d], then t [d], then parameters (not in b)
     if problem.time is None:
-        return HardConstraint(space.distance, value)
+        return HardConstraint(space.distance if not problem.parameters else lambda p: space.distance(p[:, :d]), value)
     initial = next(c for c in problem.conditions if isinstance(c, Initial)).value
     assert isinstance(initial, Expression)
     t0, length = problem.time.t0, problem.time.length
 
     def at_start(points: Tensor) -> Tensor:
-        return torch.cat([points[:, :-1], torch.full_like(points[:, -1:], t0)], dim=1)
+        return torch.cat([points[:, :d], torch.full_like(points[:, d : d + 1], t0), points[:, d + 1 :]], dim=1)
 
     velocity = next((c.value for c in problem.conditions if isinstance(c, InitialVelocity)), None)
     if velocity is not None:
@@ -140,7 +140,7 @@ def exact_dirichlet(problem: Problem) -> HardConstraint:
         return _second_order_constraint(space, t0, length, initial, velocity, value)
 
     def vanishing(points: Tensor) -> Tensor:
-        return (points[:, -1] - t0) / length * space.distance(points[:, :-1])
+        return (points[:, d] - t0) / length * space.distance(points[:, :d])
 
     def lift(points: Tensor) -> Tensor:
         start = at_start(points)

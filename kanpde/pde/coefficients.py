@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from .expressions import Expression, as_expression
-from .fields import Fields
+from .fields import Fields, is_space_name
 
 __all__ = ["CoefficientValues", "Diffusion", "coefficient_at", "make_diffusion"]
 
@@ -109,8 +109,8 @@ class Diffusion:
     def __init__(self, name: str, scalar: Expression | None, matrix: tuple[tuple[Expression, ...], ...] | None,
                  coords: Sequence[str]) -> None:  # fmt: skip
         self.name, self.scalar, self.matrix, self.coords = name, scalar, matrix, tuple(coords)
-        self.space = tuple(c for c in self.coords if c != "t")
-        self._space_dims = tuple(i for i, c in enumerate(self.coords) if c != "t")
+        self.space = tuple(c for c in self.coords if is_space_name(c))  # not t, not parameters
+        self._space_dims = tuple(i for i, c in enumerate(self.coords) if is_space_name(c))
         if scalar is not None:
             self._gradient = None if scalar.is_constant else _derivatives(scalar, self.space)
         else:
@@ -221,7 +221,7 @@ def make_diffusion(value: Any, *, coords: Sequence[str], name: str) -> Diffusion
             scalar that is not positive.
     """
     coords = tuple(coords)
-    space = [c for c in coords if c != "t"]
+    space = [c for c in coords if is_space_name(c)]
     d = len(space)
     if not _is_matrix(value):
         if isinstance(value, (list, tuple)):

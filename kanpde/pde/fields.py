@@ -9,6 +9,8 @@ A residual of :class:`~kanpde.pde.problem.PDE` is written with a :class:`Fields`
     u.grad             spatial gradient                  (n_points, space_dim)
     u.d("x", "x", "x") any derivative; order 3 and more by nested autograd
     u.coord("x")       the coordinate column             (n_points,)
+    u.param("mu")      a parameter's value (its column)  (n_points,)
+    u.d("mu")          sensitivity du/dmu to a parameter
     u[1]               field 1 of a system (same attributes)
 
 Derivatives up to second order come from forward jets (closed form); which jet is computed (gradient only,
@@ -24,7 +26,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["JetRequest", "FieldJet", "Fields", "probe", "split_coordinates"]
+__all__ = ["JetRequest", "FieldJet", "Fields", "probe", "split_coordinates", "is_space_name"]
+
+
+def is_space_name(name: str) -> bool:
+    """Whether ``name`` is a space coordinate's name: ``x``, ``y``, ``z``, or ``x`` followed by digits (``x1``, ...).
+
+    Other columns are time (``t``) and parameters (:mod:`kanpde.pde.parameters`), which the Laplacian and the
+    gradient leave out.
+    """
+    return name in ("x", "y", "z") or (name.startswith("x") and name[1:].isdigit())
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,7 @@ class Fields:
     ) -> None:
         self._jet, self.points, self.coords = jet, points, tuple(coords)
         self._field, self._evaluate = field, evaluate
-        self._space_dims = tuple(i for i, c in enumerate(self.coords) if c != "t")
+        self._space_dims = tuple(i for i, c in enumerate(self.coords) if is_space_name(c))
 
     def __getitem__(self, field: int) -> Fields:
         n_fields = self._jet.value.shape[1]
@@ -114,6 +125,10 @@ class Fields:
     def coord(self, name: str) -> Tensor:
         """The coordinate column ``name`` of the points, shape ``(n_points,)``."""
         return self.points[:, self._index(name)]
+
+    def param(self, name: str) -> Tensor:
+        """The value of the parameter ``name`` at each point (its column; see :mod:`kanpde.pde.parameters`)."""
+        return self.coord(name)
 
     @property
     def grad(self) -> Tensor:
@@ -202,7 +217,7 @@ class _Recorder:
         self.mixed = False
         self.first = False
         self.high = False
-        self._space_dims = tuple(i for i, c in enumerate(self.coords) if c != "t")
+        self._space_dims = tuple(i for i, c in enumerate(self.coords) if is_space_name(c))
         if points is None:
             points = torch.rand(n_points, len(self.coords), dtype=dtype, generator=torch.Generator().manual_seed(0))
         self.points = points.to(dtype)
@@ -229,6 +244,9 @@ class _Recorder:
 
     def coord(self, name: str) -> Tensor:
         return self.points[:, self._index(name)]
+
+    def param(self, name: str) -> Tensor:
+        return self.coord(name)
 
     @property
     def grad(self) -> Tensor:

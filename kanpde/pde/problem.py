@@ -26,6 +26,7 @@ from .conditions import AbstractCondition, Initial, InitialVelocity
 from .expressions import Expression, ExpressionLike, as_expression, coordinate_names
 from .fields import Fields
 from .geometry import AbstractGeometry
+from .parameters import Parameter, ParameterProduct, check_parameters
 from .spacetime import SpaceTime, TimeInterval
 from .unknowns import Unknown, UnknownField, prepare_unknowns, with_unknowns
 
@@ -69,6 +70,12 @@ def _named(conditions: Sequence[AbstractCondition]) -> tuple[AbstractCondition, 
     return tuple(out)
 
 
+def _problem_coords(domain: object, time: bool, parameters: object) -> tuple[str, ...]:
+    """Column names of a problem's points: space, then ``t``, then the parameters (checked)."""
+    base = coordinate_names(domain.dim, time) if isinstance(domain, AbstractGeometry) else ("x", "t")[: 1 + time]
+    return base + tuple(p.name for p in check_parameters(parameters, base))
+
+
 def _time_interval(time: object) -> TimeInterval:
     if isinstance(time, TimeInterval):
         return time
@@ -86,7 +93,8 @@ class Problem:
     Attributes:
         space: the spatial domain.
         domain: the sampled domain: ``space``, or ``SpaceTime(space, time)`` for time-dependent problems.
-        coords: coordinate names of the point columns (space, then ``t``).
+        coords: coordinate names of the point columns (space, then ``t``, then the parameters).
+        parameters: the :class:`~kanpde.pde.parameters.Parameter` inputs, in column order (empty when none).
         n_fields: number of unknown fields (1 for a scalar PDE).
         conditions: boundary conditions then the initial condition, bound to ``coords``.
         exact: the exact solution per field, or None.
@@ -110,6 +118,7 @@ class Problem:
         initial_velocity: ExpressionLike | Sequence[ExpressionLike] | None = None,
         data: Sequence[Any] | None = None,
         unknowns: Sequence[Unknown | UnknownField] | None = None,
+        parameters: Sequence[Parameter] | None = None,
     ) -> None:
         if not isinstance(domain, AbstractGeometry) or isinstance(domain, SpaceTime):
             raise TypeError(
@@ -124,6 +133,10 @@ class Problem:
         self.time = None if time is None else _time_interval(time)
         self.domain: AbstractGeometry = domain if self.time is None else SpaceTime(domain, self.time)
         self.coords = coordinate_names(domain.dim, self.time is not None)
+        self.parameters: tuple[Parameter, ...] = check_parameters(parameters, self.coords)
+        if self.parameters:  # one more column per parameter on every point set (parameters.py)
+            self.domain = ParameterProduct(self.domain, self.parameters)
+            self.coords += tuple(p.name for p in self.parameters)
         self.n_fields = n_fields
         self._residual = residual
         conditions = _check_conditions(bcs)
@@ -239,8 +252,9 @@ class Poisson(Problem):
         coefficient: Any = 1.0,
         data: Sequence[Any] | None = None,
         unknowns: Sequence[Unknown | UnknownField] | None = None,
+        parameters: Sequence[Parameter] | None = None,
     ) -> None:
-        coords = coordinate_names(domain.dim, False) if isinstance(domain, AbstractGeometry) else ("x",)
+        coords = _problem_coords(domain, False, parameters)
         unknowns = prepare_unknowns(unknowns, coords, f=f, coefficient=coefficient)
         f = with_unknowns(f, coords, "f", unknowns)
         coefficient = with_unknowns(coefficient, coords, "coefficient", unknowns)
@@ -258,6 +272,7 @@ class Poisson(Problem):
             description=description or f"-{operator} = {source._describe()} on {domain!r}",
             data=data,
             unknowns=unknowns,
+            parameters=parameters,
         )
 
     def check_data(self, points: Tensor) -> None:
@@ -287,8 +302,9 @@ class Heat(Problem):
         description: str = "",
         data: Sequence[Any] | None = None,
         unknowns: Sequence[Unknown | UnknownField] | None = None,
+        parameters: Sequence[Parameter] | None = None,
     ) -> None:
-        coords = coordinate_names(domain.dim, True) if isinstance(domain, AbstractGeometry) else ("x", "t")
+        coords = _problem_coords(domain, True, parameters)
         unknowns = prepare_unknowns(unknowns, coords, diffusivity=diffusivity, f=f)
         diffusivity = with_unknowns(diffusivity, coords, "diffusivity", unknowns)
         f = with_unknowns(f, coords, "f", unknowns)
@@ -308,6 +324,7 @@ class Heat(Problem):
             description=description or f"u_t - {flux.operator_text()} = {source._describe()} on {domain!r}",
             data=data,
             unknowns=unknowns,
+            parameters=parameters,
         )
 
     def check_data(self, points: Tensor) -> None:
@@ -347,8 +364,14 @@ class Wave(Problem):
         exact: ExpressionLike | None = None,
         *,
         description: str = "",
+        data: Sequence[Any] | None = None,
+        unknowns: Sequence[Unknown | UnknownField] | None = None,
+        parameters: Sequence[Parameter] | None = None,
     ) -> None:
-        coords = coordinate_names(domain.dim, True) if isinstance(domain, AbstractGeometry) else ("x", "t")
+        coords = _problem_coords(domain, True, parameters)
+        unknowns = prepare_unknowns(unknowns, coords, speed=speed, f=f)
+        speed = with_unknowns(speed, coords, "speed", unknowns)
+        f = with_unknowns(f, coords, "f", unknowns)
         self.speed = as_expression(speed, coords=coords, name="speed")
         self.f = as_expression(f, coords=coords, name="f")
         c, source = self.speed, self.f
@@ -367,6 +390,9 @@ class Wave(Problem):
             initial_velocity=initial_velocity,
             exact=exact,
             description=description or f"u_tt - ({c._describe()})**2*Laplace(u) = {source._describe()} on {domain!r}",
+            data=data,
+            unknowns=unknowns,
+            parameters=parameters,
         )
 
     def check_data(self, points: Tensor) -> None:
@@ -402,6 +428,7 @@ class PDE(Problem):
         initial_velocity: Any = None,
         data: Sequence[Any] | None = None,
         unknowns: Sequence[Unknown | UnknownField] | None = None,
+        parameters: Sequence[Parameter] | None = None,
     ) -> None:
         super().__init__(
             domain,
@@ -415,4 +442,5 @@ class PDE(Problem):
             description=description or f"general PDE on {domain!r}" + (f" x {tuple(time)}" if time else ""),
             data=data,
             unknowns=unknowns,
+            parameters=parameters,
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["StepRecord", "StageRecord", "Result"]
 
@@ -69,6 +71,9 @@ class Result:
         unknowns: identified values of the problem's unknown constants, by name (empty for a forward problem).
         uncertainty: their standard deviations (Gauss-Newton / Laplace approximation at the solution, see
             :func:`kanpde.pde.identification.laplace_uncertainty`), by name.
+
+    For a parametric problem ``rel_l2`` and ``max_abs`` cover the whole parameter box; :meth:`errors_at` gives them
+    per parameter value.
     """
 
     rel_l2: float | None
@@ -81,6 +86,18 @@ class Result:
     hints: list[str] = field(default_factory=list)
     unknowns: dict[str, float] = field(default_factory=dict)
     uncertainty: dict[str, float] = field(default_factory=dict)
+    _member_errors: Callable[..., list[Any]] | None = field(default=None, repr=False, compare=False)
+
+    def errors_at(self, **parameters: Any) -> list[Any]:
+        """Errors at given parameter values of a parametric problem, e.g. ``errors_at(mu=[0.5, 1, 2])``: one
+        :class:`~kanpde.pde.parameters.MemberErrors` per value (see :meth:`kanpde.Solver.errors_at`).
+
+        Raises:
+            ValueError: the problem has no parameters.
+        """
+        if self._member_errors is None:
+            raise ValueError("errors_at: the problem has no parameters (kp.Parameter); use rel_l2 and max_abs")
+        return self._member_errors(**parameters)
 
     def summary(self) -> str:
         """A few lines for people: per stage grid, steps, loss, errors and time."""

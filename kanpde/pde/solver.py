@@ -45,7 +45,6 @@ from .residuals import (
 )
 from .result import Result, StageRecord, StepRecord
 from .sampling import make_sampler, resample_by_residual
-from .spacetime import SpaceTime
 from .unknowns import bound, reads, warn_unused
 
 __all__ = ["Solver", "validate_grid_schedule"]
@@ -385,17 +384,57 @@ class Solver:
 
         return unknown_field(self, name)
 
-    def predict(self, points: Tensor) -> Tensor:
-        """The solution at ``points``: ``(n_points, n_coords) -> (n_points,)``, or ``(n_points, n_fields)``."""
+    def predict(self, points: Tensor, *, derivative: str | Sequence[str] | None = None, **parameters: Any) -> Tensor:
+        """The solution at ``points``: ``(n_points, n_coords) -> (n_points,)``, or ``(n_points, n_fields)``.
+
+        For a parametric problem the points hold the parameter columns too, or the parameters are given by name
+        (``predict(points, mu=1.3)``: a number, or one value per point); values outside a parameter's range warn
+        (:class:`~kanpde.pde.parameters.ExtrapolationWarning`). ``derivative`` names a coordinate or parameter
+        (or several, for a higher derivative): ``derivative="mu"`` gives the sensitivity ``du/dmu``.
+        """
+        from .parameters import with_parameters
+
         if not isinstance(points, Tensor):
             points = torch.as_tensor(points)
-        if points.ndim != 2 or points.shape[1] != self.problem.n_coords:
-            raise ValueError(
-                f"points must have shape (n_points, {self.problem.n_coords}) for coordinates {self.problem.coords}, "
-                f"got {tuple(points.shape)}"
-            )
-        out = self._evaluate(points.to(self.dtype).to(self.device))
+        points = with_parameters(self.problem, points.to(self.dtype), parameters).to(self.device)
+        if derivative is None:
+            out = self._evaluate(points)
+        else:
+            out = self._derivative(points, derivative)
         return out[:, 0] if self.problem.n_fields == 1 else out
+
+    def _derivative(self, points: Tensor, derivative: str | Sequence[str]) -> Tensor:
+        """A partial derivative of every field by autograd, ``(n_points, n_fields)``."""
+        names = [derivative] if isinstance(derivative, str) else list(derivative)
+        coords = self.problem.coords
+        if not names or any(not isinstance(n, str) or n not in coords for n in names):
+            raise ValueError(f"derivative must name coordinates or parameters among {coords}, got {derivative!r}")
+        parts = []
+        for part in points.split(self.chunk_size):
+            x = part.detach().requires_grad_(True)
+            with torch.enable_grad():
+                out = self.approximation(x)
+                columns = []
+                for field in range(out.shape[1]):
+                    value = out[:, field]
+                    for name in names:
+                        (grad,) = torch.autograd.grad(
+                            value.sum(), x, create_graph=True, allow_unused=True, materialize_grads=True
+                        )
+                        value = grad[:, coords.index(name)]
+                    columns.append(value.detach())
+            parts.append(torch.stack(columns, dim=1))
+        return torch.cat(parts)
+
+    def errors_at(self, **parameters: Any) -> list[Any]:
+        """Errors against the exact solution at given parameter values (a parametric problem).
+
+        ``errors_at(mu=[0.5, 1, 2])`` evaluates on the test points of the domain (space and time) with the
+        parameters fixed at each value in turn; see :func:`kanpde.pde.parameters.errors_at`.
+        """
+        from .parameters import errors_at
+
+        return errors_at(self, parameters)
 
     def _evaluate(self, points: Tensor) -> Tensor:
         """The network's fields at ``points``, ``(n_points, n_fields)``, ``chunk_size`` points at a time."""
@@ -435,10 +474,11 @@ class Solver:
             domain, generator = self.problem.domain, torch.Generator().manual_seed(self.seed + 104729)
             options = {"generator": generator, "sampler": "halton", "dtype": self.dtype, "device": self.device}
             points = [self._test_points(), domain.sample_boundary(2000, **options)[0]]
-            if isinstance(domain, SpaceTime):
-                first = domain.sample_initial(1000, **options)
+            time_span = self.problem.time
+            if time_span is not None:  # the domain is a SpaceTime (times the parameter box, for a parametric problem)
+                first = domain.sample_initial(1000, **options)  # type: ignore[attr-defined]
                 last = first.clone()
-                last[:, -1] = domain.time.t1
+                last[:, self.problem.space_dim] = time_span.t1
                 points += [first, last]
             self._closure = self.approximation.normalized(torch.cat(points))
         return self._closure
@@ -599,6 +639,7 @@ class Solver:
             from .identification import identify
 
             result.unknowns, result.uncertainty = identify(self, *self._stage_terms)
+        result._member_errors = self.errors_at if self.problem.parameters else None
         result.history = list(self.history)
         result.seconds = time.perf_counter() - start - self._paused
         if interrupt is None and self._steps_done > 0:

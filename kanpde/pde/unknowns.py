@@ -31,7 +31,7 @@ from torch.utils._pytree import tree_map
 
 from ..kan.network import validate_width
 from .expressions import _TORCH_NAMESPACE, Expression
-from .fields import FieldJet, Fields
+from .fields import FieldJet, Fields, is_space_name
 
 __all__ = ["Unknown", "UnknownField", "prepare_unknowns", "with_unknowns", "reads", "bound", "source_binding"]
 
@@ -255,7 +255,7 @@ class UnknownField:
 
     def n_inputs(self, coords: Sequence[str]) -> int:
         """Inputs of the field's network for a problem with coordinates ``coords`` (space first, then ``t``)."""
-        space = sum(1 for c in coords if c != "t")
+        space = sum(1 for c in coords if is_space_name(c))
         return space + (1 if self.time and "t" in coords else 0)
 
     def __call__(self, u: Any) -> Any:

@@ -227,6 +227,7 @@ def plot_solution(
     result: Result | None = None,
     resolution: int | Sequence[int] | None = None,
     times: Sequence[float] | int | None = None,
+    parameters: dict[str, float] | None = None,
 ) -> Figure:
     """Draw the solution of ``solver`` with its error (see the module notes for the layout per dimension).
 
@@ -236,6 +237,7 @@ def plot_solution(
         result: the result of the solve, whose relative L2 error goes in the title (default: ``solver.errors()``).
         resolution: nodes per axis (default 101 in 1-D and 2-D, 33 in 3-D; a non-box is triangulated).
         times: output times of a time-dependent problem, or their number (default 11; 2-D shows three of them).
+        parameters: the parameter values of a parametric problem (one member of the family), e.g. ``{"mu": 1.3}``.
 
     Returns:
         The figure (Agg canvas, not registered with pyplot).
@@ -265,7 +267,9 @@ def plot_solution(
     if mesh.cell_type == "triangle" and len(mesh.points) < _PLOT_NODES:  # e.g. a coarse MeshDomain: draw it finer
         mesh = _refined(mesh)
     time = None if problem.time is None else (problem.time.t0, problem.time.t1)
-    snaps = sample_solution(solver, mesh, output_times(time, times), residual=problem.exact is None)
+    when = output_times(time, times)
+    members = None if parameters is None and not problem.parameters else [dict(parameters or {})] * len(when)
+    snaps = sample_solution(solver, mesh, when, residual=problem.exact is None, parameters=members)
     steady = problem.time is None
     if steady:
         size = (7.0, 6.0) if space_dim == 1 else (12.0, 5.0)

@@ -147,7 +147,7 @@ def _constraint_formulas(solver: Solver, symbols: list[sympy.Symbol]) -> tuple[s
     initial = next(c for c in problem.conditions if isinstance(c, Initial)).value
     if initial.sympy_expr is None:  # type: ignore[union-attr]
         raise ValueError("the initial value is a callable: give it as a number, string or sympy to get a formula")
-    t, t0 = symbols[-1], _rational(problem.time.t0)
+    t, t0 = symbols[problem.space_dim], _rational(problem.time.t0)  # then the parameters, if any
     to_symbols = {sympy.Symbol(c): s for c, s in zip(problem.coords, symbols)}
     u0 = initial.sympy_expr.subs(to_symbols).subs(t, t0)  # type: ignore[union-attr]
     velocity = next((c.value for c in problem.conditions if isinstance(c, InitialVelocity)), None)

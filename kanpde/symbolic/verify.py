@@ -34,6 +34,7 @@ import sympy
 import torch
 from torch import Tensor
 
+from ..pde.fields import is_space_name
 from ..pde.safe_expr import to_sympy
 from .simplify import Timeout
 from .simplify import time_limit as deadline
@@ -260,7 +261,7 @@ class SymbolicFields:
 
     def __init__(self, expr: sympy.Expr, symbols: Sequence[sympy.Symbol], coords: Sequence[str]) -> None:
         self._expr, self._symbols, self.coords = expr, dict(zip(coords, symbols)), tuple(coords)
-        self._space = [self._symbols[c] for c in self.coords if c != "t"]
+        self._space = [self._symbols[c] for c in self.coords if is_space_name(c)]
 
     def __getitem__(self, field: int) -> SymbolicFields:
         if field not in (0, -1):
@@ -313,7 +314,7 @@ def _pde_residual(problem: Problem, u: sympy.Expr, by_name: dict[str, sympy.Symb
         f, flux = _sympy_value(problem.f, by_name), problem.diffusion.sympy_divergence(u, by_name)
         return None if flux is None or f is None else sympy.diff(u, by_name["t"]) - flux - f
     if isinstance(problem, Wave):
-        space = [by_name[c] for c in problem.coords if c != "t"]
+        space = [by_name[c] for c in problem.coords if is_space_name(c)]  # not t, not parameters
         laplacian = sympy.Add(*[sympy.diff(u, s, 2) for s in space])
         c, f = _sympy_value(problem.speed, by_name), _sympy_value(problem.f, by_name)
         return None if c is None or f is None else sympy.diff(u, by_name["t"], 2) - c**2 * laplacian - f
