@@ -1,6 +1,7 @@
 """2-D heat equation with multi-scale anisotropic diffusion over a long time: ten periods in x, one in y.
 
-PDE:       u_t - (kx u_xx + ky u_yy) = 0, kx = 1/(500 pi)^2, ky = 1/pi^2 (``kp.PDE``: anisotropic diffusion)
+PDE:       u_t - div(K grad u) = 0, K = diag(kx, ky), kx = 1/(500 pi)^2, ky = 1/pi^2 (``kp.Heat`` with a matrix
+           diffusivity: anisotropic diffusion, u_t - (kx u_xx + ky u_yy))
 Domain:    (x, y) in [0, 1]^2, t in [0, t1] (default t1 = 5: the solution decays to e^-5 of its size)
 BCs:       u = 0 on the whole spatial boundary (Dirichlet)
 Initial:   u(x, y, 0) = sin(n pi x) sin(pi y), n = 20 (ten periods in x)
@@ -57,10 +58,10 @@ def make_problem(**overrides: Any) -> kp.Problem:
     """The problem; ``overrides`` may set ``periods`` and ``t1``."""
     p = _params(overrides)
     n = 2 * p["periods"]
-    return kp.PDE(
+    return kp.Heat(
         kp.Rectangle((0, 0), (1, 1)),
-        lambda u: u.t - (KX * u.xx + KY * u.yy),
         time=(0.0, p["t1"]),
+        diffusivity=[[KX, 0], [0, KY]],
         initial=f"sin({n}*pi*x)*sin(pi*y)",
         bcs=[kp.Dirichlet(0)],
         exact=f"exp(-{num(_decay(p['periods']))}*t)*sin({n}*pi*x)*sin(pi*y)",
