@@ -264,8 +264,8 @@ EXPECTED_REL_L2: dict[str, float] = {
     "burgers_1d": 1e-4,
     "allen_cahn_kink": 3e-5,
     "poisson_holes": 5e-4,
-    "heat_multiscale": 1.0,
-    "burgers_raissi": 1.0,
+    "heat_multiscale": 1.0,  # measured 0.67 after 600 s (grid 20 cut short): the defaults do not learn it yet
+    "burgers_raissi": 1e-1,  # measured 3.5e-2 after 240 s (grid 10 cut short); Raissi et al. 2019: 6.7e-4
     "poisson_5d": 3e-6,
     "poisson_10d": 1.5e-4,
     "wave_1d": 7e-2,  # measured 2.4e-2 (t1 = 2, three periods of the third mode): long horizons are still hard
