@@ -26,7 +26,6 @@ ParaView's time slider). Grid fields carry a ``grid_shape`` attribute: ``u.resha
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -44,6 +43,7 @@ from .nodes import (
     field_names,
     output_mesh,
     output_times,
+    parameter_members,
     sample_solution,
 )
 
@@ -210,26 +210,6 @@ def _write_unknown_fields(h5: h5py.File, solver: Solver, mesh: OutputMesh, snaps
         h5.create_dataset(f"unknown_fields/{name}", data=values)
 
 
-def _parameter_members(
-    problem: Any, parameters: dict[str, Any], when: list[float | None]
-) -> tuple[list[dict[str, float]] | None, str | None]:
-    """The parameter values of each snapshot (None without parameters) and the swept parameter's name (or None)."""
-    if not parameters and not problem.parameters:
-        return None, None
-    from ..pde.parameters import parameter_values
-
-    members = parameter_values(problem, parameters, what="export_hdf5")
-    if len(members) == 1:
-        return members * len(when), None
-    if problem.time is not None:
-        raise ValueError(
-            "export_hdf5: a parameter sweep of a time-dependent problem is not supported (time already makes the "
-            "series); export one parameter value per file"
-        )
-    sweep = next(p.name for p in problem.parameters if not isinstance(parameters[p.name], numbers.Real))
-    return members, sweep
-
-
 # -- XDMF ------------------------------------------------------------------------------------------------------
 def _data_item(parent: ET.Element, h5_name: str | None, key: str, array: np.ndarray) -> None:
     """A DataItem referring to ``h5_name:/key``, or holding ``array`` itself (``Format="XML"``) when ``h5_name`` is
@@ -360,7 +340,7 @@ def export_hdf5(
     mesh = output_mesh(problem.space, resolution)
     time = None if problem.time is None else (problem.time.t0, problem.time.t1)
     when = output_times(time, times)
-    members, sweep = _parameter_members(problem, parameters, when)
+    members, sweep = parameter_members(problem, parameters, when, what="export_hdf5")
     if sweep is not None and members is not None:
         when = [m[sweep] for m in members]
     check_output_size(mesh, len(when), problem.n_fields)

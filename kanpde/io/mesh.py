@@ -5,6 +5,9 @@ The nodes, cells and values are those of :func:`~kanpde.io.hdf5.export_hdf5` (th
 ``u_exact``, ``u_error`` and ``residual_pde`` (``u0``, ``u1``, ... for systems). A single file holds no time
 series: for a time-dependent problem every output time becomes its own point data, ``u_t0000``, ``u_t0001``, ...
 (the times are those of ``times``); use :func:`~kanpde.io.hdf5.export_hdf5` for a series ParaView animates.
+A parametric problem writes one member of its family (``mu=1.3``), or for a sweep of one parameter of a steady
+problem (``mu=[0.5, 1, 2]``) one point data per value, ``u_mu0000``, ``u_mu0001``, ..., in the order given
+(:func:`~kanpde.io.hdf5.export_hdf5` writes a sweep as a series with the values).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import meshio
 import numpy as np
 
 from .atomic import atomic_path, check_writable
-from .nodes import check_output_size, output_mesh, output_times, sample_solution
+from .nodes import check_output_size, output_mesh, output_times, parameter_members, sample_solution
 
 if TYPE_CHECKING:
     from ..pde.solver import Solver
@@ -65,7 +68,9 @@ def export_mesh(
         resolution: nodes per axis (default 101 in 1-D and 2-D, 33 in 3-D), or one count per axis.
         times: output times of a time-dependent problem, or their number (default 11 equally spaced).
         file_format: meshio's format name, overriding the suffix.
-        options: passed to ``meshio.write`` (e.g. ``binary=False`` for ASCII VTK).
+        options: the problem's parameter values by name (``mu=1.3``, or ``mu=[0.5, 1, 2]`` for a sweep of a
+            steady problem; every parameter needs a value), and the rest passed to ``meshio.write`` (e.g.
+            ``binary=False`` for ASCII VTK).
 
     Returns:
         The written path.
@@ -90,15 +95,19 @@ def export_mesh(
             raise ValueError(f"file_format must be one of meshio's formats {known}, got {file_format!r}")
     fmt = file_format or mesh_format(target)
     problem = solver.problem
+    parameters = {p.name: options.pop(p.name) for p in problem.parameters if p.name in options}
     mesh = output_mesh(problem.space, resolution)
     time = None if problem.time is None else (problem.time.t0, problem.time.t1)
     when = output_times(time, times)
+    members, sweep = parameter_members(problem, parameters, when, what="export_mesh")
+    if sweep is not None and members is not None:
+        when = [m[sweep] for m in members]
     check_output_size(mesh, len(when), problem.n_fields)
     check_writable(target)  # before sampling the solution
-    snapshots = sample_solution(solver, mesh, when)
+    snapshots = sample_solution(solver, mesh, when, parameters=members)
     point_data: dict[str, np.ndarray] = {}
     for index, snap in enumerate(snapshots):
-        suffix = "" if snap.time is None else f"_t{index:04d}"
+        suffix = "" if snap.time is None else f"_{sweep or 't'}{index:04d}"
         for _, _, label, values in snap.labelled():
             point_data[label + suffix] = values
     points = np.zeros((len(mesh.points), 3))

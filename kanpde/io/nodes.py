@@ -13,9 +13,10 @@ the same on every call), with one "vertex" cell per node.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -320,6 +321,43 @@ def output_mesh(geometry: AbstractGeometry, resolution: int | Sequence[int] | No
     if isinstance(geometry, Box):
         return _box_mesh(geometry, counts)
     return _simplex_mesh(geometry, counts)
+
+
+def parameter_members(
+    problem: Any, parameters: Mapping[str, Any], when: list[float | None], *, what: str
+) -> tuple[list[dict[str, float]] | None, str | None]:
+    """The parameter values of each output snapshot, and the name of the swept parameter.
+
+    Args:
+        problem: the problem (its ``parameters`` name the inputs that need a value).
+        parameters: the values given to the export call (``what``), each a number, or for one parameter of a
+            steady problem a list (a sweep: one snapshot per value).
+        when: the output times (``[None]`` for a steady problem); a single member is repeated for each.
+        what: the calling function's name, for error messages.
+
+    Returns:
+        ``(None, None)`` for a problem without parameters; else one dict of parameter values per snapshot and the
+        swept parameter's name (None when every parameter has one value).
+
+    Raises:
+        ValueError: a parameter without a value, or a sweep of a time-dependent problem (time already makes the
+            series: export one member per file).
+        TypeError: an unknown parameter name or a value that is not a number or a list of numbers.
+    """
+    if not parameters and not problem.parameters:
+        return None, None
+    from ..pde.parameters import parameter_values
+
+    members = parameter_values(problem, parameters, what=what)
+    if len(members) == 1:
+        return members * len(when), None
+    if problem.time is not None:
+        raise ValueError(
+            f"{what}: a parameter sweep of a time-dependent problem is not supported (time already makes the "
+            "series); export one parameter value per file"
+        )
+    sweep = next(p.name for p in problem.parameters if not isinstance(parameters[p.name], numbers.Real))
+    return members, sweep
 
 
 # -- the solution at the nodes ---------------------------------------------------------------------------------

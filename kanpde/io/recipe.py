@@ -11,9 +11,11 @@ recipe instead, when the problem is made of data only:
   Poisson's ``coefficient`` when it is not 1; a matrix coefficient as a list of rows) as an expression string,
   written by
   :func:`kanpde.pde.safe_expr.expression_text` and read back by the whitelist parser;
-- the conditions ``Dirichlet``, ``Neumann``, ``Robin``, ``Periodic`` with ``on`` a side name or None.
+- the conditions ``Dirichlet``, ``Neumann``, ``Robin``, ``Periodic`` with ``on`` a side name or None;
+- the parameters of a parametric problem, ``[{"name": "mu", "range": [0.5, 2.0]}, ...]`` (expressions use them by
+  name).
 
-Anything else (a ``kp.PDE`` residual, a callable value or ``on`` mask, a mesh domain; for now, parameters) is code,
+Anything else (a ``kp.PDE`` residual, a callable value or ``on`` mask, a mesh domain) is code,
 which a file must not carry: :func:`problem_recipe` returns None and the caller passes the problem again when loading
 (``kp.Solver.load(path, problem=...)``).
 
@@ -63,8 +65,6 @@ def problem_recipe(problem: Problem) -> dict[str, Any] | None:
         return None
     if getattr(problem, "data", ()) or getattr(problem, "unknowns", ()):  # observations are tensors: pass it again
         return None
-    if getattr(problem, "parameters", ()):  # not in the recipe schema yet: pass the problem again when loading
-        return None
     try:
         recipe: dict[str, Any] = {
             "class": type(problem).__name__,
@@ -74,6 +74,8 @@ def problem_recipe(problem: Problem) -> dict[str, Any] | None:
             "exact": None if problem.exact is None else _value_text(problem.exact[0]),
             "description": problem.description,
         }
+        if problem.parameters:  # written only when there are some, so older readers see no new field
+            recipe["parameters"] = [{"name": p.name, "range": [p.low, p.high]} for p in problem.parameters]
         if isinstance(problem, Heat):
             assert problem.time is not None
             initial = [c.value for c in problem.conditions if isinstance(c, Initial)]
@@ -224,6 +226,26 @@ def _ball_class() -> type:
     return Ball
 
 
+def _parameters(value: object, where: str) -> list[Any]:
+    """The problem's parameters from ``[{"name": ..., "range": [low, high]}, ...]`` (each checked by Parameter)."""
+    from ..pde.parameters import Parameter
+
+    if not isinstance(value, list) or not 1 <= len(value) <= _MAX_DIM:
+        raise fail(where, f"a list of 1 to {_MAX_DIM} parameters", value)
+    parameters = []
+    for i, item in enumerate(value):
+        fields = exact_keys(item, f"{where}[{i}]", {"name", "range"})
+        name = fields["name"]
+        if not isinstance(name, str) or len(name) > 100:
+            raise fail(f"{where}[{i}].name", "a parameter name (a string of at most 100 characters)", name)
+        low, high = _numbers(fields["range"], f"{where}[{i}].range", 2)
+        try:
+            parameters.append(Parameter(name, (low, high)))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}[{i}]: {err}") from None
+    return parameters
+
+
 def _field(value: object, where: str) -> int:
     return integer(value, where, 0, 999)
 
@@ -280,6 +302,8 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
 
     kind = recipe.get("class") if isinstance(recipe, dict) else None
     common = {"class", "domain", "f", "bcs", "exact", "description"}
+    if isinstance(recipe, dict) and "parameters" in recipe:
+        common.add("parameters")
     if kind == "Poisson":
         fields = exact_keys(recipe, where, common | ({"coefficient"} & set(recipe)))  # type: ignore[arg-type]
     elif kind == "Heat":
@@ -302,6 +326,8 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
         "exact": _text(fields["exact"], f"{where}.exact", optional=True),
         "description": description,
     }
+    if "parameters" in fields:
+        options["parameters"] = _parameters(fields["parameters"], f"{where}.parameters")
     try:
         if kind == "Poisson":
             if "coefficient" in fields:
