@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from .ball import Ball
 from .geometry import (
     _F64,
     AbstractGeometry,
@@ -205,8 +206,10 @@ def Rectangle(lower: Sequence[float], upper: Sequence[float]) -> Box:
     return Box(_float_tuple(lower, "lower", length=2), _float_tuple(upper, "upper", length=2))
 
 
-class Disk(AbstractGeometry):
-    """The closed disk $|x - c| \\le r$. `distance` is $(r^2 - |x - c|^2) / (2r)$ (slope 1 on the circle).
+class Disk(Ball):
+    """The closed disk $|x - c| \\le r$: a :class:`~kanpde.pde.ball.Ball` in 2-D. `distance` is
+    $(r^2 - |x - c|^2) / (2r)$ (smooth, slope 1 on the circle, so a Dirichlet condition on the whole circle is
+    imposed exactly by default, as on any ball). Boundary points are uniform in angle.
 
     Raises:
         ValueError: `center` does not have 2 finite coordinates, or `radius <= 0`.
@@ -219,22 +222,10 @@ class Disk(AbstractGeometry):
     """
 
     def __init__(self, center: Sequence[float], radius: float) -> None:
-        self.center = _float_tuple(center, "center", length=2)
-        self.radius = _float_scalar(radius, "radius")
-        if self.radius <= 0:
-            raise ValueError(f"radius must be > 0, got {self.radius}")
-        _check_extent(*self.bounds, "center/radius")
+        super().__init__(_float_tuple(center, "center", length=2), radius)
 
     def __repr__(self) -> str:
         return f"Disk(center={self.center}, radius={self.radius})"
-
-    @property
-    def dim(self) -> int:
-        return 2
-
-    @property
-    def bounds(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        return tuple(c - self.radius for c in self.center), tuple(c + self.radius for c in self.center)
 
     @property
     def measure(self) -> float:
@@ -243,24 +234,6 @@ class Disk(AbstractGeometry):
     @property
     def boundary_measure(self) -> float:
         return 2 * math.pi * self.radius
-
-    def _offset(self, x: Tensor) -> Tensor:
-        return x - torch.tensor(self.center, dtype=x.dtype, device=x.device)
-
-    def _contains(self, x: Tensor, tol: float) -> Tensor:
-        return torch.linalg.vector_norm(self._offset(x), dim=1) <= self.radius + tol
-
-    def _on_boundary(self, x: Tensor, tol: float) -> Tensor:
-        return (torch.linalg.vector_norm(self._offset(x), dim=1) - self.radius).abs() <= tol
-
-    def _normal(self, x: Tensor) -> Tensor:
-        offset = self._offset(x)
-        rho = torch.linalg.vector_norm(offset, dim=1, keepdim=True)
-        at_center = torch.tensor([1.0, 0.0], dtype=x.dtype, device=x.device)  # any unit vector will do
-        return torch.where(rho > 0, offset / rho.clamp_min(torch.finfo(x.dtype).tiny), at_center)
-
-    def _distance(self, x: Tensor) -> Tensor:
-        return (self.radius**2 - (self._offset(x) ** 2).sum(dim=1)) / (2 * self.radius)
 
     def _sample_boundary(self, n: int, generator: torch.Generator, sampler: AbstractSampler) -> tuple[Tensor, Tensor]:
         angle = 2 * math.pi * sampler.sample_unit(n, 1, generator=generator)[:, 0]
