@@ -57,6 +57,14 @@ class Observations:
             its coordinates from them by name.
     """
 
+    points: Tensor
+    values: Tensor
+    field: int
+    noise: float | None
+    name: str | None
+    columns: tuple[str, ...] | None
+    derivative: str | None
+
     def __init__(
         self,
         points: Any,

@@ -87,6 +87,11 @@ def _time_interval(time: object) -> TimeInterval:
         raise ValueError(f"time must be a pair (t0, t1) with t0 < t1, got {time!r}: {err}") from None
 
 
+def _time_span(time: tuple[float, float] | TimeInterval) -> tuple[float, ...]:
+    """``(t0, t1)`` as the user gave it, for descriptions."""
+    return (time.t0, time.t1) if isinstance(time, TimeInterval) else tuple(time)
+
+
 class Problem:
     """A PDE on a domain with conditions: :class:`Poisson`, :class:`Heat`, :class:`Wave` or :class:`PDE`.
 
@@ -262,7 +267,7 @@ class Poisson(Problem):
         source = self.f
         self.diffusion = flux = make_diffusion(coefficient, coords=coords, name="coefficient")
         self.coefficient = flux.scalar if flux.scalar is not None else flux.matrix
-        plain = flux.scalar is not None and flux.is_constant and float(flux.scalar.sympy_expr) == 1.0
+        plain = flux.scalar is not None and flux.scalar.constant == 1.0
         operator = "Laplace(u)" if plain else flux.operator_text()
         super().__init__(
             domain,
@@ -439,7 +444,7 @@ class PDE(Problem):
             initial_velocity=initial_velocity,
             exact=exact,
             n_fields=n_fields,
-            description=description or f"general PDE on {domain!r}" + (f" x {tuple(time)}" if time else ""),
+            description=description or f"general PDE on {domain!r}" + (f" x {_time_span(time)}" if time else ""),
             data=data,
             unknowns=unknowns,
             parameters=parameters,
