@@ -244,6 +244,13 @@ class Poisson(Problem):
         >>> import kanpde as kp
         >>> problem = kp.Poisson(kp.Rectangle((-1, -1), (1, 1)), f="2*pi**2*sin(pi*x)*sin(pi*y)",
         ...                      bcs=[kp.Dirichlet(0)], exact="sin(pi*x)*sin(pi*y)")
+        >>> problem.coords, problem.n_fields
+        (('x', 'y'), 1)
+        >>> import torch
+        >>> points = torch.tensor([[0.5, 0.5], [0.0, 0.25]], dtype=torch.float64)  # (n_points, n_coords)
+        >>> problem.exact_values(points)  # (n_points, n_fields)
+        tensor([[1.],
+                [0.]], dtype=torch.float64)
     """
 
     def __init__(
@@ -292,6 +299,13 @@ class Heat(Problem):
     ``diffusivity`` ``k``: a positive number (``u_t - k Laplace(u)``), an expression in the coordinates and ``t``
     (``div(k grad u) = k Laplace(u) + grad k . grad u``), or a symmetric positive definite ``space_dim x space_dim``
     matrix of numbers or expressions (anisotropic; see :mod:`kanpde.pde.coefficients`).
+
+    Example:
+        >>> import kanpde as kp
+        >>> heat = kp.Heat(kp.Interval(0, 1), time=(0, 1), diffusivity=0.1, initial="sin(pi*x)",
+        ...                bcs=[kp.Dirichlet(0)], exact="exp(-0.1*pi**2*t)*sin(pi*x)")
+        >>> heat.coords  # the columns of the points: space, then t
+        ('x', 't')
     """
 
     def __init__(
@@ -355,6 +369,8 @@ class Wave(Problem):
         >>> import kanpde as kp
         >>> wave = kp.Wave(kp.Interval(0, 1), time=(0, 1), speed=1.0, initial="sin(pi*x)", initial_velocity=0,
         ...                bcs=[kp.Dirichlet(0)], exact="sin(pi*x)*cos(pi*t)")
+        >>> wave.coords, wave.time
+        (('x', 't'), TimeInterval(t0=0.0, t1=1.0))
     """
 
     def __init__(
@@ -417,6 +433,8 @@ class PDE(Problem):
         >>> import kanpde as kp, math
         >>> burgers = kp.PDE(kp.Interval(-1, 1), lambda u: u.t + u.value * u.x - 0.01 / math.pi * u.xx,
         ...                  time=(0, 1), initial="-sin(pi*x)", bcs=[kp.Dirichlet(0)])
+        >>> burgers.coords
+        ('x', 't')
     """
 
     def __init__(

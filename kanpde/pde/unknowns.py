@@ -98,6 +98,8 @@ class Unknown:
         >>> k = Unknown("k", init=1.0, bounds=(0, None))
         >>> float(2 * k)
         2.0
+        >>> k.value.shape  # a 0-d tensor
+        torch.Size([])
     """
 
     name: str
