@@ -205,8 +205,11 @@ def _write_unknown_fields(h5: h5py.File, solver: Solver, mesh: OutputMesh, snaps
         if "t" not in inverse.field_coords(name):
             values = field(nodes).cpu().numpy()
         else:
-            values = np.stack([field(torch.cat([nodes, torch.full_like(nodes[:, :1], s.time)], 1)).cpu().numpy()
-                               for s in snapshots])  # fmt: skip
+            rows = []
+            for s in snapshots:
+                assert s.time is not None  # a field of t: the problem is time-dependent, every snapshot has a time
+                rows.append(field(torch.cat([nodes, torch.full_like(nodes[:, :1], s.time)], 1)).cpu().numpy())
+            values = np.stack(rows)
         h5.create_dataset(f"unknown_fields/{name}", data=values)
 
 

@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..pde.safe_expr import expression_text
@@ -107,7 +108,7 @@ def _coefficient_data(value: object) -> str | list[list[str]]:
 def _is_unit(value: object) -> bool:
     from ..pde.expressions import Expression
 
-    return isinstance(value, Expression) and value.is_constant and float(value.sympy_expr) == 1.0  # type: ignore[arg-type]
+    return isinstance(value, Expression) and value.constant == 1.0
 
 
 def _value_text(value: object) -> str:
@@ -216,7 +217,12 @@ def _geometry(data: object, where: str, depth: int = 0) -> AbstractGeometry:
             raise ValueError(f"{where} nests more than {_MAX_CSG_DEPTH} unions, intersections or differences")
         fields = exact_keys(data, where, {"kind", "a", "b"})
         a, b = _geometry(fields["a"], f"{where}.a", depth + 1), _geometry(fields["b"], f"{where}.b", depth + 1)
-        return {"Union": csg.Union, "Intersection": csg.Intersection, "Difference": csg.Difference}[kind](a, b)
+        combine: dict[str, Callable[[AbstractGeometry, AbstractGeometry], AbstractGeometry]] = {
+            "Union": csg.Union,
+            "Intersection": csg.Intersection,
+            "Difference": csg.Difference,
+        }
+        return combine[kind](a, b)
     raise fail(where, "a geometry (kind Box, Ball, Disk, Polygon, Union, Intersection or Difference)", data)
 
 
@@ -305,7 +311,7 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
     if isinstance(recipe, dict) and "parameters" in recipe:
         common.add("parameters")
     if kind == "Poisson":
-        fields = exact_keys(recipe, where, common | ({"coefficient"} & set(recipe)))  # type: ignore[arg-type]
+        fields = exact_keys(recipe, where, common | ({"coefficient"} & set(recipe if isinstance(recipe, dict) else ())))
     elif kind == "Heat":
         fields = exact_keys(recipe, where, common | {"time", "diffusivity", "initial"})
     elif kind == "Wave":
@@ -320,7 +326,7 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
     description = fields["description"]
     if not isinstance(description, str) or len(description) > 10_000:
         raise fail(f"{where}.description", "a string of at most 10000 characters", description)
-    options = {
+    options: dict[str, Any] = {
         "f": _text(fields["f"], f"{where}.f"),
         "bcs": conditions,
         "exact": _text(fields["exact"], f"{where}.exact", optional=True),
@@ -332,15 +338,15 @@ def problem_from_recipe(recipe: object, where: str = "recipe") -> Problem:
         if kind == "Poisson":
             if "coefficient" in fields:
                 options["coefficient"] = _coefficient(fields["coefficient"], f"{where}.coefficient")
-            return Poisson(domain, **options)  # type: ignore[arg-type]
+            return Poisson(domain, **options)
         time = _numbers(fields["time"], f"{where}.time", 2)
         if kind == "Wave":
             speed = _text(fields["speed"], f"{where}.speed")
             initial = _text(fields["initial"], f"{where}.initial")
             velocity = _text(fields["initial_velocity"], f"{where}.initial_velocity")
-            return Wave(domain, (time[0], time[1]), speed, initial=initial, initial_velocity=velocity, **options)  # type: ignore[arg-type]
+            return Wave(domain, (time[0], time[1]), speed, initial=initial, initial_velocity=velocity, **options)
         diffusivity = _coefficient(fields["diffusivity"], f"{where}.diffusivity")
         initial = _text(fields["initial"], f"{where}.initial")
-        return Heat(domain, (time[0], time[1]), diffusivity, initial=initial, **options)  # type: ignore[arg-type]
+        return Heat(domain, (time[0], time[1]), diffusivity, initial=initial, **options)
     except TypeError as err:
         raise ValueError(f"{where} describes an invalid problem: {err}") from None

@@ -301,7 +301,7 @@ class KAN(nn.Module):
         Example:
             >>> import torch, kanpde as kp
             >>> model = kp.KAN(width=[2, 3, 1], grid=5, seed=0, dtype=torch.float64)
-            >>> x = torch.rand(100, 2, dtype=torch.float64) * 2 - 1
+            >>> x = torch.rand(100, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
             >>> fine = model.refine(10)
             >>> bool((fine(x) - model(x)).abs().max() < 1e-12)
             True

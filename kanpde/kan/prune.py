@@ -10,7 +10,6 @@ seed) on the grid range of each network input.
 from __future__ import annotations
 
 import math
-from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -39,7 +38,7 @@ def _check_model(model: object) -> KAN:
 
 
 def _layers(model: KAN) -> list[KANLayer]:
-    return [cast(KANLayer, layer) for layer in model.layers]
+    return list(model.layers)
 
 
 def sample_inputs(model: KAN, *, n_points: int = _N_SAMPLES, seed: int = 0) -> Tensor:
@@ -107,9 +106,9 @@ def _sliced_layer(layer: KANLayer, rows: Tensor, columns: Tensor) -> KANLayer:
         device=layer.coef.device,
     )
     with torch.no_grad():
-        cast(Tensor, new.grid).copy_(cast(Tensor, layer.grid)[rows])
-        cast(Tensor, new.input_range).copy_(cast(Tensor, layer.input_range)[rows])
-        cast(Tensor, new.mask).copy_(cast(Tensor, layer.mask)[rows][:, columns])
+        new.grid.copy_(layer.grid[rows])
+        new.input_range.copy_(layer.input_range[rows])
+        new.mask.copy_(layer.mask[rows][:, columns])
         for name in ("coef", "scale_base", "scale_spline"):
             old: nn.Parameter = getattr(layer, name)
             param: nn.Parameter = getattr(new, name)
@@ -190,7 +189,7 @@ def pruned_edges_(model: KAN, *, threshold: float = 1e-2, x: Tensor | None = Non
     count = 0
     with torch.no_grad():
         for layer, scores in zip(_layers(model), _scores(model, x), strict=True):
-            mask = cast(Tensor, layer.mask)
+            mask = layer.mask
             weak = (scores <= threshold) & (mask != 0)
             count += int(weak.sum())
             mask[weak] = 0

@@ -189,6 +189,9 @@ class Approximation(nn.Module):
         forward: ``(n_points, n_coords) -> (n_points, n_fields)``.
     """
 
+    center: Tensor  # buffer (n_coords,): the middle of the bounding box
+    scale: Tensor  # buffer (n_coords,): 2 / (upper - lower), maps the box onto [-1, 1]
+
     def __init__(
         self, model: KAN, lower: Sequence[float], upper: Sequence[float], constraint: HardConstraint | None = None
     ) -> None:

@@ -20,9 +20,9 @@ coefficient that is itself unknown (a second network) plugs in there by returnin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import sympy
@@ -68,7 +68,7 @@ def coefficient_at(
     if k.is_constant:
         return CoefficientValues(k(points), None)
     own = getattr(getattr(k, "_function", None), "value_and_gradient", None)  # an unknown (kp.Unknown/UnknownField)
-    known = own(points, space_dims) if own is not None else None
+    known: tuple[Tensor, Tensor | None] | None = own(points, space_dims) if own is not None else None
     if known is not None:
         return CoefficientValues(*known)
     if gradient is not None:
@@ -76,7 +76,8 @@ def coefficient_at(
     # torch.func.vjp rather than torch.autograd.grad: it also works inside the Levenberg-Marquardt Jacobian, which
     # runs the residual under torch.func transforms. k is applied point by point, so the pullback of ones is the
     # gradient at each point.
-    value, pullback = torch.func.vjp(k, points)
+    # (torch types vjp's result as a pair or, with has_aux=True, a triple; without aux it is the pair.)
+    value, pullback = cast("tuple[Tensor, Callable[[Tensor], tuple[Tensor]]]", torch.func.vjp(k, points))
     (grad,) = pullback(torch.ones_like(value))
     return CoefficientValues(value, grad[:, list(space_dims)])
 
@@ -121,7 +122,7 @@ class Diffusion:
             ]
             self._constant = all(e.is_constant for row in matrix for e in row)
             # Entries that are the constant 0 add nothing (a diagonal matrix reads no mixed derivative).
-            self._zero = [[e.is_constant and float(e.sympy_expr) == 0.0 for e in row] for row in matrix]
+            self._zero = [[e.constant == 0.0 for e in row] for row in matrix]
 
     @property
     def is_constant(self) -> bool:
@@ -147,10 +148,11 @@ class Diffusion:
                 k = coefficient_at(entry, self._entry_gradients[i][j], points, self._space_dims)
                 out = out + k.value * u.d(self.space[i], self.space[j])
                 if k.gradient is not None:
-                    drift[j] = k.gradient[:, i] if drift[j] is None else drift[j] + k.gradient[:, i]
-        for j, c in enumerate(self.space):
-            if drift[j] is not None:
-                out = out + drift[j] * u.d(c)
+                    so_far = drift[j]
+                    drift[j] = k.gradient[:, i] if so_far is None else so_far + k.gradient[:, i]
+        for c, term in zip(self.space, drift):
+            if term is not None:
+                out = out + term * u.d(c)
         return out
 
     def sympy_divergence(self, u: sympy.Expr, by_name: dict[str, sympy.Symbol]) -> sympy.Expr | None:
@@ -176,7 +178,7 @@ class Diffusion:
 
     def describe(self) -> str:
         def short(e: Expression) -> str:
-            return f"{float(e.sympy_expr):g}" if e.is_constant else e._describe()  # type: ignore[arg-type]
+            return f"{e.constant:g}" if e.constant is not None else e._describe()
 
         if self.scalar is not None:
             return short(self.scalar)
@@ -248,7 +250,7 @@ def make_diffusion(value: Any, *, coords: Sequence[str], name: str) -> Diffusion
     )
     _check_symmetric(matrix, name)
     if all(e.is_constant for row in matrix for e in row):
-        numbers_ = torch.tensor([[float(e.sympy_expr) for e in row] for row in matrix], dtype=torch.float64)
+        numbers_ = torch.tensor([[e.constant for e in row] for row in matrix], dtype=torch.float64)
         eigenvalues = torch.linalg.eigvalsh(numbers_)
         if not bool(eigenvalues.min() > 0):
             raise ValueError(f"{name} must be positive definite; its eigenvalues are {eigenvalues.tolist()}")
@@ -266,8 +268,8 @@ def _check_symmetric(matrix: tuple[tuple[Expression, ...], ...], name: str) -> N
                         "entry must be the same object in both places)"
                     )
                 continue
-            if a.is_constant and b.is_constant:
-                equal = abs(float(a.sympy_expr) - float(b.sympy_expr)) <= 1e-12 * max(1.0, abs(float(a.sympy_expr)))
+            if a.constant is not None and b.constant is not None:
+                equal = abs(a.constant - b.constant) <= 1e-12 * max(1.0, abs(a.constant))
             else:
                 equal = sympy.simplify(a.sympy_expr - b.sympy_expr) == 0
             if not equal:

@@ -306,7 +306,7 @@ class Periodic(AbstractCondition):
         axis = space.side_names.index(f"{self.axis}min") // 2
         points, normals = domain.sample_side(f"{self.axis}min", n_points, **kwargs)
         partners = points.clone()
-        partners[:, axis] = float(space.upper[axis])  # type: ignore[attr-defined]
+        partners[:, axis] = float(space.bounds[1][axis])  # a box (check_domain): its bounds are (lower, upper)
         return ConditionPoints(points, normals, partners)
 
     def residual(self, u: Fields, where: ConditionPoints) -> Tensor:

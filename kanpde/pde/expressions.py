@@ -215,6 +215,11 @@ class Expression:
         """Whether the value does not depend on the coordinates (never true for a callable)."""
         return self._constant is not None
 
+    @property
+    def constant(self) -> float | None:
+        """The number a constant expression stands for, None when it depends on the coordinates."""
+        return self._constant
+
     def __reduce__(self) -> tuple[object, ...]:
         # The lambdified function does not pickle; rebuild it from the sympy expression (or the callable).
         value = self.sympy_expr if self.sympy_expr is not None else self._function

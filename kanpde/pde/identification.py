@@ -61,8 +61,9 @@ def laplace_uncertainty(solver: Solver, terms: ResidualTerms, counts: dict[str, 
     data = [t for t in terms.terms if isinstance(t, ObservationTerm)]
     if not data:
         return {n: math.inf for n in names}  # nothing observed: nothing constrains the unknowns' scale
-    common = {"counts": counts, "chunk_size": solver.chunk_size, "comm": solver.comm}
-    plain = ResidualSystem(solver.approximation, terms, {}, **common)
+    plain = ResidualSystem(
+        solver.approximation, terms, {}, counts=counts, chunk_size=solver.chunk_size, comm=solver.comm
+    )
     params = plain.parameters()
     n_params = sum(p.numel() for p in params.values())
     if n_params > MAX_PARAMETERS:
@@ -81,7 +82,9 @@ def laplace_uncertainty(solver: Solver, terms: ResidualTerms, counts: dict[str, 
     strength = sum(counts[t.label] / (term_weight(weights, t.label) * sigma2[t.label]) for t in data) / len(data)
     likelihood = {t.label: counts[t.label] / sigma2[t.label] for t in data}
     likelihood |= {t.label: strength * term_weight(weights, t.label) for t in terms.terms if t.label not in likelihood}
-    system = ResidualSystem(solver.approximation, terms, likelihood, **common)
+    system = ResidualSystem(
+        solver.approximation, terms, likelihood, counts=counts, chunk_size=solver.chunk_size, comm=solver.comm
+    )
     normal, _, _, _ = system.normal_equations(params)
     eigenvalues, vectors = torch.linalg.eigh(normal)
     damping = DAMPING * float(normal.diagonal().mean())
@@ -177,8 +180,9 @@ def field_formula(solver: Solver, name: str, *, drop_tol: float = 1e-3, **option
         full[:, kept] = points.to(torch.float64)
         return field(full).detach().cpu().to(torch.float64)
 
+    defaults: dict[str, Any] = {"snap_tols": SNAP_TOLS, "seed": solver.seed}
     recovery = recover_formula(
         fn, [lower[i] for i in kept], [upper[i] for i in kept], coords=[own[i] for i in kept],
-        **({"snap_tols": SNAP_TOLS, "seed": solver.seed} | options),
+        **(defaults | options),
     )  # fmt: skip
     return recovery.expr

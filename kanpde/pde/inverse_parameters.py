@@ -54,6 +54,9 @@ class InverseParameters(nn.Module):
     ``name`` at ``points`` ``(n_points, n_coords)`` with the derivatives ``like`` (a FieldJet) carries.
     """
 
+    center: Tensor  # buffer (n_coords,): the middle of the problem's bounding box
+    scale: Tensor  # buffer (n_coords,): 2 / (upper - lower), maps the box onto [-1, 1]
+
     def __init__(
         self,
         unknowns: Sequence[Unknown | UnknownField],
@@ -94,6 +97,12 @@ class InverseParameters(nn.Module):
         self.register_buffer("center", (lo + hi) / 2)
         self.register_buffer("scale", 2 / (hi - lo))
 
+    def field_network(self, name: str) -> KAN:
+        """The KAN of field ``name``."""
+        model = self.fields[name]
+        assert isinstance(model, KAN)
+        return model
+
     def field_coords(self, name: str) -> tuple[str, ...]:
         """The coordinates field ``name`` depends on."""
         return self.coords[: self.field_specs[name].n_inputs(self.coords)]
@@ -112,7 +121,7 @@ class InverseParameters(nn.Module):
     ) -> Tensor | FieldJet:
         if points is None:
             return self.constants[name].transform(self.raw[name])
-        spec, model = self.field_specs[name], self.fields[name]
+        spec, model = self.field_specs[name], self.field_network(name)
         n_in, n_coords = spec.n_inputs(self.coords), points.shape[1]
         x = self.field_inputs(name, points)
         like = like if like is not None else FieldJet(points)
@@ -135,7 +144,7 @@ class InverseParameters(nn.Module):
         """Grid extension of every field network to at least ``grid``, keeping the field where it was used
         (``points`` ``(n_points, n_coords)``, the solver's stage points) and on its knot range."""
         for name in list(self.fields):
-            model = self.fields[name]
+            model = self.field_network(name)
             model.record_ranges(self.field_inputs(name, points).to(model.dtype))
             if grid > model.grid_size:
                 self.fields[name] = model.refine(grid)
@@ -146,15 +155,17 @@ class InverseParameters(nn.Module):
         from ..kan.layer import KANLayer
 
         for name in list(self.fields):
-            model, layers = self.fields[name], []
+            model, layers = self.field_network(name), []
             for i, layer in enumerate(model.layers):
                 coef = state.get(f"inverse.fields.{name}.layers.{i}.coef")
-                fits = (
+                if (
                     isinstance(coef, Tensor)
                     and coef.ndim == 3
                     and tuple(coef.shape[:2]) == (layer.in_dim, layer.out_dim)
-                )
-                grid = int(coef.shape[2]) - layer.spline_order if fits else layer.grid_size  # type: ignore[union-attr]
+                ):
+                    grid = int(coef.shape[2]) - layer.spline_order
+                else:
+                    grid = layer.grid_size
                 layers.append(
                     KANLayer(
                         layer.in_dim,

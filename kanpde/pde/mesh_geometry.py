@@ -218,7 +218,7 @@ class MeshDomain(AbstractGeometry):
                 f"path: {str(path)!r} is not a mesh meshio can read ({err}); expected a triangle or tetrahedron "
                 "mesh in a format meshio knows by its suffix (.msh, .vtu, .xdmf, ...)"
             ) from None
-        blocks = {}
+        blocks: dict[str, list[np.ndarray]] = {}
         for block in mesh.cells:
             blocks.setdefault(block.type, []).append(block.data)
         dim = 3 if "tetra" in blocks else 2 if "triangle" in blocks else None

@@ -55,7 +55,29 @@ class Observations:
             ``derivative="x"`` for a flux ``du/dx`` measured at the boundary.
         columns: coordinate names of the point columns (set by :meth:`from_file`); when given, the problem takes
             its coordinates from them by name.
+
+    Example:
+        >>> import torch, kanpde as kp
+        >>> points = torch.tensor([[0.25], [0.5], [0.75]], dtype=torch.float64)  # (n, n_coords)
+        >>> sensors = kp.Observations(points, torch.sin(torch.pi * points[:, 0]), noise=0.01, name="sensors")
+        >>> sensors.points.shape, sensors.values.shape
+        (torch.Size([3, 1]), torch.Size([3]))
+        >>> sensors
+        Observations(3 points, field=0, noise=0.01, label='data[sensors]')
+        >>> k = kp.Unknown("k", init=1.0, bounds=(0, None))
+        >>> problem = kp.Poisson(kp.Interval(0, 1), f="k*pi**2*sin(pi*x)", bcs=[kp.Dirichlet(0)], data=[sensors],
+        ...                      unknowns=[k])
+        >>> problem.data[0].label, problem.unknowns
+        ('data[sensors]', (Unknown('k', init=1.0, bounds=(0.0, None)),))
     """
+
+    points: Tensor
+    values: Tensor
+    field: int
+    noise: float | None
+    name: str | None
+    columns: tuple[str, ...] | None
+    derivative: str | None
 
     def __init__(
         self,

@@ -64,6 +64,11 @@ class Parameter:
     Example:
         >>> Parameter("mu", (0.5, 2.0)).length
         1.5
+        >>> import kanpde as kp
+        >>> mu = kp.Parameter("mu", (0.5, 2.0))
+        >>> family = kp.Poisson(kp.Interval(0, 1), f="mu*pi**2*sin(pi*x)", bcs=[kp.Dirichlet(0)], parameters=[mu])
+        >>> family.coords  # mu is one more input column: the solution is u(x, mu)
+        ('x', 'mu')
     """
 
     name: str

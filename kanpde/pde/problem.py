@@ -87,6 +87,11 @@ def _time_interval(time: object) -> TimeInterval:
         raise ValueError(f"time must be a pair (t0, t1) with t0 < t1, got {time!r}: {err}") from None
 
 
+def _time_span(time: tuple[float, float] | TimeInterval) -> tuple[float, ...]:
+    """``(t0, t1)`` as the user gave it, for descriptions."""
+    return (time.t0, time.t1) if isinstance(time, TimeInterval) else tuple(time)
+
+
 class Problem:
     """A PDE on a domain with conditions: :class:`Poisson`, :class:`Heat`, :class:`Wave` or :class:`PDE`.
 
@@ -239,6 +244,13 @@ class Poisson(Problem):
         >>> import kanpde as kp
         >>> problem = kp.Poisson(kp.Rectangle((-1, -1), (1, 1)), f="2*pi**2*sin(pi*x)*sin(pi*y)",
         ...                      bcs=[kp.Dirichlet(0)], exact="sin(pi*x)*sin(pi*y)")
+        >>> problem.coords, problem.n_fields
+        (('x', 'y'), 1)
+        >>> import torch
+        >>> points = torch.tensor([[0.5, 0.5], [0.0, 0.25]], dtype=torch.float64)  # (n_points, n_coords)
+        >>> problem.exact_values(points)  # (n_points, n_fields)
+        tensor([[1.],
+                [0.]], dtype=torch.float64)
     """
 
     def __init__(
@@ -262,7 +274,7 @@ class Poisson(Problem):
         source = self.f
         self.diffusion = flux = make_diffusion(coefficient, coords=coords, name="coefficient")
         self.coefficient = flux.scalar if flux.scalar is not None else flux.matrix
-        plain = flux.scalar is not None and flux.is_constant and float(flux.scalar.sympy_expr) == 1.0
+        plain = flux.scalar is not None and flux.scalar.constant == 1.0
         operator = "Laplace(u)" if plain else flux.operator_text()
         super().__init__(
             domain,
@@ -287,6 +299,13 @@ class Heat(Problem):
     ``diffusivity`` ``k``: a positive number (``u_t - k Laplace(u)``), an expression in the coordinates and ``t``
     (``div(k grad u) = k Laplace(u) + grad k . grad u``), or a symmetric positive definite ``space_dim x space_dim``
     matrix of numbers or expressions (anisotropic; see :mod:`kanpde.pde.coefficients`).
+
+    Example:
+        >>> import kanpde as kp
+        >>> heat = kp.Heat(kp.Interval(0, 1), time=(0, 1), diffusivity=0.1, initial="sin(pi*x)",
+        ...                bcs=[kp.Dirichlet(0)], exact="exp(-0.1*pi**2*t)*sin(pi*x)")
+        >>> heat.coords  # the columns of the points: space, then t
+        ('x', 't')
     """
 
     def __init__(
@@ -350,6 +369,8 @@ class Wave(Problem):
         >>> import kanpde as kp
         >>> wave = kp.Wave(kp.Interval(0, 1), time=(0, 1), speed=1.0, initial="sin(pi*x)", initial_velocity=0,
         ...                bcs=[kp.Dirichlet(0)], exact="sin(pi*x)*cos(pi*t)")
+        >>> wave.coords, wave.time
+        (('x', 't'), TimeInterval(t0=0.0, t1=1.0))
     """
 
     def __init__(
@@ -412,6 +433,8 @@ class PDE(Problem):
         >>> import kanpde as kp, math
         >>> burgers = kp.PDE(kp.Interval(-1, 1), lambda u: u.t + u.value * u.x - 0.01 / math.pi * u.xx,
         ...                  time=(0, 1), initial="-sin(pi*x)", bcs=[kp.Dirichlet(0)])
+        >>> burgers.coords
+        ('x', 't')
     """
 
     def __init__(
@@ -439,7 +462,7 @@ class PDE(Problem):
             initial_velocity=initial_velocity,
             exact=exact,
             n_fields=n_fields,
-            description=description or f"general PDE on {domain!r}" + (f" x {tuple(time)}" if time else ""),
+            description=description or f"general PDE on {domain!r}" + (f" x {_time_span(time)}" if time else ""),
             data=data,
             unknowns=unknowns,
             parameters=parameters,

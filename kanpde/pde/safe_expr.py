@@ -41,7 +41,8 @@ from __future__ import annotations
 import ast
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import sympy
 
@@ -81,7 +82,7 @@ MAX_ARGUMENTS = 100
 MAX_SECONDS = 5.0
 """Longest time building one expression may take (enforced where a timer can interrupt: the main thread on Unix)."""
 
-FUNCTIONS: dict[str, type[sympy.Basic] | object] = {
+FUNCTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f
     for f in (
         sympy.sin, sympy.cos, sympy.tan, sympy.cot, sympy.sec, sympy.csc, sympy.asin, sympy.acos, sympy.atan,
@@ -127,7 +128,7 @@ def parse_expression(
     names: Iterable[str] | Mapping[str, sympy.Basic] = (),
     what: str = "expression",
     unknown_names: bool = False,
-    functions: Mapping[str, object] | None = None,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
 ) -> sympy.Basic:
     """The sympy expression that ``text`` writes, read by the whitelist grammar of this module.
 
@@ -249,7 +250,9 @@ def _bracket_depth(text: str) -> int:
 class _Builder:
     """Builds sympy objects from checked ``ast`` nodes (recursion bounded by ``MAX_DEPTH``)."""
 
-    def __init__(self, symbols: dict[str, sympy.Basic], functions: Mapping[str, object], unknown: bool) -> None:
+    def __init__(
+        self, symbols: dict[str, sympy.Basic], functions: Mapping[str, Callable[..., Any]], unknown: bool
+    ) -> None:
         self.symbols, self.functions, self.unknown = symbols, functions, unknown
         self.roots = 0  # fractional powers of rational numbers so far
 
@@ -383,7 +386,7 @@ class _Builder:
         args = [self.build(arg, depth + 1) for arg in node.args]
         if function is sympy.sqrt and len(args) == 1:
             return self.power(args[0], sympy.Rational(1, 2))
-        return function(*args)  # type: ignore[operator]
+        return function(*args)
 
 
 def _bits(number: sympy.Basic) -> float:

@@ -161,7 +161,7 @@ class Solver:
     Example:
         >>> import kanpde as kp
         >>> problem = kp.Poisson(kp.Interval(0, 1), f="pi**2*sin(pi*x)", bcs=[kp.Dirichlet(0)], exact="sin(pi*x)")
-        >>> result = kp.Solver(problem, width=[1, 5, 1], seed=0).solve(grid_schedule=[5], steps=50, progress=False)
+        >>> result = kp.Solver(problem, width=[1, 5, 1], seed=0).solve(grid_schedule=[5], steps=5, progress=False)
         >>> result.rel_l2 < 1e-3
         True
     """

@@ -78,7 +78,7 @@ def bound(evaluate: Callable[..., Any] | None) -> Iterator[None]:
         _BINDING.reset(token)
 
 
-def _unwrap(value: object) -> object:
+def _unwrap(value: Any) -> Any:
     return value.value if isinstance(value, Unknown) else value
 
 
@@ -98,7 +98,13 @@ class Unknown:
         >>> k = Unknown("k", init=1.0, bounds=(0, None))
         >>> float(2 * k)
         2.0
+        >>> k.value.shape  # a 0-d tensor
+        torch.Size([])
     """
+
+    name: str
+    init: float
+    bounds: tuple[float | None, float | None]
 
     def __init__(self, name: str, init: float, bounds: tuple[float | None, float | None] | None = None) -> None:
         self.name = _check_name(name, "Unknown")
@@ -311,6 +317,7 @@ class _WithUnknowns:
     def __init__(self, value: Any, coords: tuple[str, ...], name: str, used: list[Unknown | UnknownField]) -> None:
         self.coords, self.used = coords, used
         self.expression: Expression | None = None
+        self.direct: Unknown | UnknownField | None
         if isinstance(value, (Unknown, UnknownField)):
             self.__qualname__ = value.name
             self.direct = value

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import cast
 
 import numpy as np
 import torch
@@ -25,7 +24,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ..kan.layer import KANLayer
 from ..kan.network import KAN
 from ..kan.prune import sample_inputs
 from ..kan.regularization import edge_scores
@@ -62,7 +60,6 @@ def _curves(model: KAN, x: Tensor | None, n_samples: int) -> tuple[list[np.ndarr
         if x is None:
             scores = edge_scores(model.trace(sample_inputs(model)))
             for layer in model.layers:
-                layer = cast(KANLayer, layer)
                 ranges = layer.grid_range
                 unit = torch.linspace(0, 1, n_samples, dtype=ranges.dtype, device=ranges.device).unsqueeze(1)
                 points = ranges[:, 0] + unit * (ranges[:, 1] - ranges[:, 0])  # (n_samples, in_dim)

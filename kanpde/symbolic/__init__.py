@@ -5,7 +5,7 @@ Example:
     >>> import torch, kanpde as kp
     >>> from kanpde.symbolic import fit_edge
     >>> x = torch.linspace(-1, 1, 100, dtype=torch.float64)
-    >>> fit_edge(x, 3 * x**2 + 1)[0].name
+    >>> fit_edge(x, 3 * x**2 + 1, library=["x", "x^2", "x^3", "sin", "exp"])[0].name
     'x^2'
 """
 

@@ -200,8 +200,8 @@ def auto_symbolic(
         >>> x = torch.rand(500, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
         >>> y = torch.sin(torch.pi * x[:, :1]) + x[:, 1:] ** 2
         >>> model = kp.KAN([2, 1, 1], grid=5, seed=1, dtype=torch.float64)
-        >>> _ = model.fit(x, y, steps=50, progress=False)
-        >>> sym = auto_symbolic(model, x, y)
+        >>> _ = model.fit(x, y, steps=5, optimizer="lm", progress=False)
+        >>> sym = auto_symbolic(model, x, y, library=["x", "x^2", "sin"])  # (a short list: fast)
         >>> sym.formula(), sym.report.exact_fit
         (y**2 + sin(pi*x), True)
     """

@@ -381,7 +381,7 @@ def fit_edge(
     Example:
         >>> import torch
         >>> x = torch.linspace(-1, 1, 200, dtype=torch.float64)
-        >>> best = fit_edge(x, 2 * torch.sin(3 * x + 0.5) - 1)[0]
+        >>> best = fit_edge(x, 2 * torch.sin(3 * x + 0.5) - 1, library=["x^2", "sin", "cos", "exp"])[0]
         >>> best.name, round(best.a, 6), round(best.b, 6), round(best.c, 6), round(best.d, 6), best.r2 > 1 - 1e-12
         ('sin', 3.0, 0.5, 2.0, -1.0, True)
     """

@@ -203,7 +203,8 @@ class Library(Mapping[str, SymbolicFunction]):
 
     Example:
         >>> import torch
-        >>> mine = BUILTINS.with_function("x^5", lambda u: u**5, lambda u: u**5, 3, a_mode="one")
+        >>> small = Library([BUILTINS["x^3"], BUILTINS["sin"]])
+        >>> mine = small.with_function("x^5", lambda u: u**5, lambda u: u**5, 3, a_mode="one")
         >>> x = torch.linspace(-1, 1, 200, dtype=torch.float64)
         >>> from kanpde.symbolic import fit_edge
         >>> fit_edge(x, 2 * x**5 + 1, library=mine)[0].name, "x^5" in BUILTINS

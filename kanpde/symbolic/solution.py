@@ -200,9 +200,10 @@ def _recovered(solver: Solver, n_points: int, time_limit: float, options: dict[s
         except ValueError:  # not finite somewhere in the domain: not a solution
             return False
 
+    defaults: dict[str, Any] = {"snap_tols": SNAP_TOLS, "accept": accept, "seed": solver.seed}
     recovery = recover_formula(
         predict, lower, upper, coords=problem.coords, contains=problem.domain.contains, n_points=n_points,
-        **({"snap_tols": SNAP_TOLS, "accept": accept, "seed": solver.seed} | options),
+        **(defaults | options),
     )  # fmt: skip
     note = f"{recovery.structure}; snapped with tolerance {recovery.snap_tol:g}"
     return recovery.expr, note
