@@ -21,7 +21,7 @@ from .atomic import atomic_path, check_writable
 from .nodes import check_output_size, output_mesh, output_times, sample_solution
 
 if TYPE_CHECKING:
-    from ..pde.solver import Solver
+    from ..pde.solution import Solution
 
 __all__ = ["export_mesh", "mesh_format"]
 
@@ -45,7 +45,7 @@ def mesh_format(path: str | os.PathLike[str]) -> str:
 
 
 def export_mesh(
-    solver: Solver,
+    solution: Solution | Any,
     path: str | os.PathLike[str],
     *,
     resolution: int | Sequence[int] | None = None,
@@ -60,7 +60,7 @@ def export_mesh(
     it is one self-contained file; :func:`~kanpde.io.hdf5.export_hdf5` writes XDMF + HDF5.
 
     Args:
-        solver: the solver (trained or not).
+        solution: the :class:`~kanpde.pde.solution.Solution` to write (trained or not), or a solver (its solution).
         path: the output file, e.g. ``"out/u.vtu"``.
         resolution: nodes per axis (default 101 in 1-D and 2-D, 33 in 3-D), or one count per axis.
         times: output times of a time-dependent problem, or their number (default 11 equally spaced).
@@ -89,13 +89,16 @@ def export_mesh(
         if file_format not in known:
             raise ValueError(f"file_format must be one of meshio's formats {known}, got {file_format!r}")
     fmt = file_format or mesh_format(target)
-    problem = solver.problem
+    from ..pde.solution import as_solution
+
+    solution = as_solution(solution)
+    problem = solution.problem
     mesh = output_mesh(problem.space, resolution)
     time = None if problem.time is None else (problem.time.t0, problem.time.t1)
     when = output_times(time, times)
     check_output_size(mesh, len(when), problem.n_fields)
     check_writable(target)  # before sampling the solution
-    snapshots = sample_solution(solver, mesh, when)
+    snapshots = sample_solution(solution, mesh, when)
     point_data: dict[str, np.ndarray] = {}
     for index, snap in enumerate(snapshots):
         suffix = "" if snap.time is None else f"_t{index:04d}"
