@@ -4,6 +4,11 @@
 (optionally where the residual is large), extend the grid (refit every spline by least squares on every point
 the network has seen, so the function is unchanged and the stage continues where the last one stopped),
 restart the optimiser, take ``steps`` steps. L-BFGS with a strong-Wolfe line search in float64 by default.
+
+The solver holds the configuration (its constructor arguments) and drives a
+:class:`~kanpde.pde.train_state.TrainState` (``solver.state``); the steps of a stage are in
+:mod:`kanpde.pde.training`, the argument checks in :mod:`kanpde.pde.solver_options`, and what training leaves, the
+:class:`~kanpde.pde.solution.Solution` (``solver.solution``), in :mod:`kanpde.pde.solution`.
 """
 
 from __future__ import annotations
