@@ -347,8 +347,8 @@ def field_formula(solution: Solution, name: str, *, drop_tol: float = 1e-3, **op
         full[:, kept] = points.to(torch.float64)
         return field(full).detach().cpu().to(torch.float64)
 
+    settings: dict[str, Any] = {"snap_tols": SNAP_TOLS, "seed": solution.seed} | options
     recovery = recover_formula(
-        fn, [lower[i] for i in kept], [upper[i] for i in kept], coords=[own[i] for i in kept],
-        **({"snap_tols": SNAP_TOLS, "seed": solution.seed} | options),
-    )  # fmt: skip
+        fn, [lower[i] for i in kept], [upper[i] for i in kept], coords=[own[i] for i in kept], **settings
+    )
     return recovery.expr
