@@ -24,6 +24,7 @@ _LAZY = {
     "Wave": "pde.problem",
     "Unknown": "pde.unknowns", "UnknownField": "pde.unknowns", "Observations": "pde.observations",
     "Parameter": "pde.parameters",
+    "Solution": "pde.solution", "TrainState": "pde.train_state",
 }  # fmt: skip
 
 __all__ = ["KAN", "KANLayer", "__version__", *_LAZY]
@@ -55,7 +56,9 @@ if TYPE_CHECKING:
     from .pde.shapes import Interval as Interval
     from .pde.shapes import Polygon as Polygon
     from .pde.shapes import Rectangle as Rectangle
+    from .pde.solution import Solution as Solution
     from .pde.solver import Solver as Solver
     from .pde.spacetime import TimeInterval as TimeInterval
+    from .pde.train_state import TrainState as TrainState
     from .pde.unknowns import Unknown as Unknown
     from .pde.unknowns import UnknownField as UnknownField

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kanpde as kp
-from kanpde.io.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from kanpde.io.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
 from kanpde.pde import safe_expr
 from kanpde.pde.expressions import as_expression
 from kanpde.pde.safe_expr import MAX_DEPTH, MAX_LENGTH, expression_text, parse_expression
@@ -226,7 +226,7 @@ def test_symbolic_network_state_with_an_attack_string(marker: Path) -> None:
 
 
 # -- checkpoints ---------------------------------------------------------------------------------------------------
-def _with_header(payload: bytes, version: int = 2) -> bytes:
+def _with_header(payload: bytes, version: int = VERSION) -> bytes:
     header = {"format": FORMAT, "version": version, "payload_bytes": len(payload)}
     header["sha256"] = hashlib.sha256(payload).hexdigest()
     return b"KANPDE-CHECKPOINT\n" + json.dumps(header).encode() + b"\n" + payload

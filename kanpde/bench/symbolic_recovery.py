@@ -225,7 +225,7 @@ def run_pde(case: PDECase) -> dict[str, Any]:
     solve_seconds = time.perf_counter() - start
     start = time.perf_counter()
     try:
-        found = solution_formula(solver)
+        found = solution_formula(solver.solution)
     except ValueError as err:
         return {"case": case.name, "formula": None, "equal": False, "train": solve_seconds,
                 "extract": time.perf_counter() - start, "reason": str(err), "rel_l2": result.rel_l2}  # fmt: skip

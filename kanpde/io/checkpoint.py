@@ -1,7 +1,7 @@
 """Checkpoints: a solver saved to one file and restored with identical predictions, ready to train on.
 
-File format (version 2): the line ``KANPDE-CHECKPOINT``, one line of JSON ``{"format": "kanpde-checkpoint",
-"version": 2, "payload_bytes": n, "sha256": ...}``, then ``n`` bytes written by ``torch.save``. The header is
+File format (version 3): the line ``KANPDE-CHECKPOINT``, one line of JSON ``{"format": "kanpde-checkpoint",
+"version": 3, "payload_bytes": n, "sha256": ...}``, then ``n`` bytes written by ``torch.save``. The header is
 checked (magic, version, length, checksum) first, so a truncated, corrupted or foreign file gives a clear
 ``ValueError``.
 
@@ -9,12 +9,13 @@ The payload is data only: tensors, numbers, strings, and lists and dicts of them
 ``torch.load(weights_only=True)``, which builds no other object and runs no code. It keeps the problem's recipe
 (see :mod:`kanpde.io.recipe`; None for a problem with Python callables, which the caller passes again to
 :func:`load_checkpoint`), the solver settings, the network's architecture per layer (its grid may have been
-extended since construction) and state, the sampler's generator state, the history and the number of steps done.
-Every field is checked against the schema below before it is used: a forged payload (with a valid checksum, which
-anyone can compute) gives a ``ValueError`` that names the field.
+extended since construction) and the solver's :class:`~kanpde.pde.train_state.TrainState`: the network's state,
+the sampler's generator state, the history, the number of steps done and (``train_state``) the stage, grid and
+Levenberg-Marquardt damping. Every field is checked against the schema below before it is used: a forged payload
+(with a valid checksum, which anyone can compute) gives a ``ValueError`` that names the field.
 
-Version 1 files pickled the problem (unpickling can run code); they are refused with a message that says how to
-re-create them.
+Version 2 files (kanpde before the TrainState) are read too: they lack ``train_state`` only. Version 1 files
+pickled the problem (unpickling can run code); they are refused with a message that says how to re-create them.
 """
 
 from __future__ import annotations
@@ -43,13 +44,15 @@ if TYPE_CHECKING:
 __all__ = ["save_checkpoint", "load_checkpoint", "FORMAT", "VERSION"]
 
 FORMAT = "kanpde-checkpoint"
-VERSION = 2
+VERSION = 3
+READABLE = (2, 3)  # format versions this kanpde loads (2: without train_state)
 _MAGIC = b"KANPDE-CHECKPOINT\n"
 _MAX_HEADER = 4096
-_PAYLOAD_KEYS = frozenset({
+_PAYLOAD_KEYS_V2 = frozenset({
     "format", "version", "kanpde_version", "problem", "settings", "extra", "architecture", "model_seed",
     "approximation_state", "generator_state", "history", "steps_done",
 })  # fmt: skip
+_PAYLOAD_KEYS = _PAYLOAD_KEYS_V2 | {"train_state"}
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 _MAX_SIZE = 100_000  # largest layer width or grid size in a checkpoint's settings
 _MAX_POINTS = 10**8  # most points per stage or chunk (the solver allocates them on construction)
@@ -86,7 +89,7 @@ def _settings(solver: Solver) -> dict[str, Any]:
 def _architecture(solver: Solver) -> list[dict[str, int]]:
     from ..kan.layer import KANLayer
 
-    layers: list[KANLayer] = list(solver.model.layers)  # type: ignore[arg-type]
+    layers: list[KANLayer] = list(solver.state.approximation.model.layers)  # type: ignore[arg-type]
     return [
         {
             "in_dim": layer.in_dim,
@@ -101,6 +104,7 @@ def _architecture(solver: Solver) -> list[dict[str, int]]:
 def _payload(solver: Solver) -> dict[str, Any]:
     from .._version import __version__
 
+    state = solver.state
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -109,14 +113,15 @@ def _payload(solver: Solver) -> dict[str, Any]:
         "settings": _settings(solver),
         "extra": {"lm_max_entries": getattr(solver, "lm_max_entries", None)},
         "architecture": _architecture(solver),
-        "model_seed": solver.model.seed,
+        "model_seed": state.approximation.model.seed,
         "approximation_state": {
             k: v.detach().cpu() if isinstance(v, torch.Tensor) else v
-            for k, v in solver.approximation.state_dict().items()
+            for k, v in state.approximation.state_dict().items()
         },
-        "generator_state": solver.generator.get_state(),
-        "history": [asdict(record) for record in solver.history],
-        "steps_done": int(solver._steps_done),
+        "generator_state": state.generator.get_state(),
+        "history": [asdict(record) for record in state.history],
+        "steps_done": int(state.step),
+        "train_state": {"stage": int(state.stage), "grid": state.grid, "lm_damping": state.lm_damping},
     }
 
 
@@ -159,8 +164,9 @@ def save_checkpoint(solver: Solver, path: str | os.PathLike[str]) -> Path:
 
 
 # -- loading ---------------------------------------------------------------------------------------------------------
-def _read_payload(path: Path) -> bytes:
-    """The checked payload bytes; ValueError for anything that is not a whole version-2 checkpoint."""
+def _read_payload(path: Path) -> tuple[int, bytes]:
+    """The format version and the checked payload bytes; ValueError for anything that is not a whole checkpoint of a
+    version this kanpde reads (:data:`READABLE`)."""
     data = path.read_bytes()
     if not data:
         raise ValueError(f"{path} is empty: not a kanpde checkpoint (or one whose writing was cut off)")
@@ -185,10 +191,11 @@ def _read_payload(path: Path) -> bytes:
             "solve again and save it with this kanpde (solver.save(path)); or, only if you trust the file, load it "
             "with the kanpde version that wrote it and keep solver.model.state_dict() with torch.save"
         )
-    if version != VERSION:
+    if version not in READABLE:
         hint = "upgrade kanpde to load it" if version > VERSION else "no kanpde ever wrote that version"
         raise ValueError(
-            f"{path} is a kanpde checkpoint of format version {version}; this kanpde reads version {VERSION} ({hint})"
+            f"{path} is a kanpde checkpoint of format version {version}; this kanpde reads versions "
+            f"{', '.join(map(str, READABLE))} ({hint})"
         )
     payload = data[end + 1 :]
     if len(payload) < size:
@@ -198,7 +205,7 @@ def _read_payload(path: Path) -> bytes:
         )
     if len(payload) > size or hashlib.sha256(payload).hexdigest() != digest:
         raise ValueError(f"{path} is a corrupted kanpde checkpoint: its checksum does not match its content")
-    return payload
+    return version, payload
 
 
 # -- the schema of a payload ------------------------------------------------------------------------------------------
@@ -355,6 +362,7 @@ def _checked_problem_entry(data: object, problem: Problem | None) -> Problem:
 
 # -- loading ---------------------------------------------------------------------------------------------------------
 def _restore_model(solver: Solver, payload: dict[str, Any]) -> None:
+    """Put the saved network (its architecture and state) into ``solver.state``."""
     from ..kan.layer import KANLayer
     from ..kan.network import KAN
 
@@ -369,7 +377,7 @@ def _restore_model(solver: Solver, payload: dict[str, Any]) -> None:
         )
         for spec in payload["architecture"]
     ]
-    approximation = solver.approximation
+    approximation = solver.state.approximation
     approximation.model = KAN.from_layers(layers, seed=payload["model_seed"])
     inverse = getattr(approximation, "inverse", None)
     if inverse is not None:  # unknown fields refined during training: their grids from the saved coefficients
@@ -379,7 +387,7 @@ def _restore_model(solver: Solver, payload: dict[str, Any]) -> None:
 
 
 def _read_data(source: Path) -> dict[str, Any]:
-    raw = _read_payload(source)
+    version, raw = _read_payload(source)
     try:
         with warnings.catch_warnings():  # torch warns about the pickle protocol of garbage before refusing it
             warnings.simplefilter("ignore", UserWarning)
@@ -396,9 +404,22 @@ def _read_data(source: Path) -> dict[str, Any]:
         raise ValueError(f"{source} is a corrupted kanpde checkpoint: its content cannot be read ({err})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{source} is not a kanpde checkpoint (unexpected content)")
-    if payload.get("version") != VERSION:
-        raise ValueError(f"{source} is a corrupted kanpde checkpoint: its content is not of format version {VERSION}")
+    if payload.get("version") != version:
+        raise ValueError(f"{source} is a corrupted kanpde checkpoint: its content is not of format version {version}")
+    if version == 2:  # written before the TrainState: no stage, grid or damping (a fresh solve sets them)
+        payload = dict(exact_keys(payload, "the payload", _PAYLOAD_KEYS_V2))
+        payload["train_state"] = {"stage": 0, "grid": None, "lm_damping": None}
     return exact_keys(payload, "the payload", _PAYLOAD_KEYS)
+
+
+def _checked_train_state(data: object) -> dict[str, Any]:
+    fields = exact_keys(data, "train_state", {"stage", "grid", "lm_damping"})
+    integer(fields["stage"], "train_state.stage", 0, _MAX_SIZE)
+    integer(fields["grid"], "train_state.grid", 1, _MAX_SIZE, optional=True)
+    number(fields["lm_damping"], "train_state.lm_damping", optional=True)
+    if fields["lm_damping"] is not None and not fields["lm_damping"] > 0:
+        raise fail("train_state.lm_damping", "a positive number or None", fields["lm_damping"])
+    return dict(fields)
 
 
 def load_checkpoint(
@@ -443,6 +464,7 @@ def load_checkpoint(
         integer(extra["lm_max_entries"], "extra.lm_max_entries", 1, optional=True)
         history = _checked_history(payload["history"])
         steps_done = integer(payload["steps_done"], "steps_done")
+        train_state = _checked_train_state(payload["train_state"])
         generator_state = payload["generator_state"]
         reference_state = torch.Generator().get_state()
         if (
@@ -467,11 +489,16 @@ def load_checkpoint(
         if extra["lm_max_entries"] is not None:
             solver.lm_max_entries = extra["lm_max_entries"]
         _restore_model(solver, payload)
-        solver.generator.set_state(generator_state)
+        solver.state.generator.set_state(generator_state)
     except (ValueError, TypeError, RuntimeError) as err:
         raise ValueError(f"{source} is not a valid kanpde checkpoint: {err}") from None
-    solver.history = history
-    solver._steps_done = steps_done
+    state = solver.state
+    state.history, state.step = history, int(steps_done)
+    state.stage, state.grid = train_state["stage"], train_state["grid"]
+    if train_state["lm_damping"] is not None:
+        from ..pde.gauss_newton import LMState
+
+        state.optimizer = LMState(mu=float(train_state["lm_damping"]))
     return solver
 
 

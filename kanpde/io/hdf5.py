@@ -49,7 +49,7 @@ from .nodes import (
 
 if TYPE_CHECKING:
     from ..pde.result import Result, StepRecord
-    from ..pde.solver import Solver
+    from ..pde.solution import Solution
 
 __all__ = ["export_hdf5", "SCHEMA_VERSION"]
 
@@ -113,10 +113,10 @@ def _stage_arrays(result: Result) -> dict[str, np.ndarray]:
     }
 
 
-def _root_attributes(solver: Solver, mesh: OutputMesh, result: Result | None, formula: Any) -> dict[str, Any]:
+def _root_attributes(solution: Solution, mesh: OutputMesh, result: Result | None, formula: Any) -> dict[str, Any]:
     from .._version import __version__
 
-    problem = solver.problem
+    problem = solution.problem
     attrs: dict[str, Any] = {
         "kanpde_version": __version__,
         "schema_version": SCHEMA_VERSION,
@@ -124,12 +124,12 @@ def _root_attributes(solver: Solver, mesh: OutputMesh, result: Result | None, fo
         "problem_class": type(problem).__name__,
         "geometry": repr(problem.space),
         "coords": list(problem.coords),
-        "seed": int(solver.seed),
-        "dtype": str(solver.dtype).removeprefix("torch."),
+        "seed": int(solution.seed),
+        "dtype": str(solution.dtype).removeprefix("torch."),
         "n_fields": int(problem.n_fields),
         "field_names": field_names(problem.n_fields),
-        "width": list(solver.model.width),
-        "grid_size": int(solver.model.grid_size),
+        "width": list(solution.model.width),
+        "grid_size": int(solution.grid_size),
         "time_dependent": problem.time is not None,
         "layout": "grid" if mesh.axes is not None else "points" if mesh.cell_type == "vertex" else "mesh",
     }
@@ -162,7 +162,7 @@ def _write_snapshots(h5: h5py.File, snapshots: list[Snapshot], mesh: OutputMesh)
 
 def _write_h5(
     path: Path,
-    solver: Solver,
+    solution: Solution,
     mesh: OutputMesh,
     snapshots: list[Snapshot],
     attrs: dict[str, Any],
@@ -183,26 +183,23 @@ def _write_h5(
         cells.attrs["cell_type"] = mesh.cell_type
         _write_snapshots(h5, snapshots, mesh)
         history = h5.create_group("history")
-        for name, values in _history_arrays(solver.history).items():
+        for name, values in _history_arrays(solution.history).items():
             history.create_dataset(name, data=values)
         if result is not None:
             for name, values in _stage_arrays(result).items():
                 h5.create_dataset(f"stages/{name}", data=values)
-        _write_unknown_fields(h5, solver, mesh, snapshots)
+        _write_unknown_fields(h5, solution, mesh, snapshots)
 
 
-def _write_unknown_fields(h5: h5py.File, solver: Solver, mesh: OutputMesh, snapshots: list[Snapshot]) -> None:
+def _write_unknown_fields(h5: h5py.File, solution: Solution, mesh: OutputMesh, snapshots: list[Snapshot]) -> None:
     """Identified unknown fields at the mesh nodes: ``unknown_fields/<name>``, ``(n_nodes,)`` for a field of
     the space coordinates, ``(n_times, n_nodes)`` for one of space and time."""
-    inverse = getattr(solver.approximation, "inverse", None)
-    if inverse is None:
-        return
     import torch
 
-    for name in inverse.field_specs:
-        field = solver.unknown_field(name)
+    for name, coords in solution.field_coords.items():
+        field = solution.unknown_field(name)
         nodes = torch.as_tensor(mesh.points, dtype=torch.float64)
-        if "t" not in inverse.field_coords(name):
+        if "t" not in coords:
             values = field(nodes).cpu().numpy()
         else:
             rows = []
@@ -275,7 +272,7 @@ def xdmf_document(h5_name: str, mesh: OutputMesh, snapshots: list[Snapshot]) -> 
 
 
 def export_hdf5(
-    solver: Solver,
+    solution: Solution | Any,
     path: str | os.PathLike[str],
     *,
     resolution: int | Sequence[int] | None = None,
@@ -291,14 +288,14 @@ def export_hdf5(
     (HDF5 first, then the XDMF that points to it); missing parent folders are created.
 
     Args:
-        solver: the solver (trained or not).
+        solution: the :class:`~kanpde.pde.solution.Solution` to write (trained or not), or a solver (its solution).
         path: the HDF5 file, e.g. ``"out/u.h5"``.
         resolution: nodes per axis (default 101 in 1-D and 2-D, 33 in 3-D), or one count per axis; beyond 3-D
             the number of scattered nodes (default 20,000).
         times: output times of a time-dependent problem, or their number (default 11 equally spaced in
             ``[t0, t1]``); must be None for a steady problem.
         result: the :class:`~kanpde.pde.result.Result` of the solve, for the metrics and per-stage records.
-        formula: a closed-form solution (e.g. ``solver.symbolic()``), stored as a string attribute.
+        formula: a closed-form solution (e.g. ``solution.symbolic()``), stored as a string attribute.
         parameters: the parameter values of a parametric problem, each a number (``mu=1.3``: one member of the
             family). One parameter of a steady problem may take a list (``mu=[0.5, 1, 2]``, a sweep): the files then
             hold one snapshot per value, stored like times (``/fields/u/t0000``, ... with the value as ``time``
@@ -335,8 +332,11 @@ def export_hdf5(
             f"path must name the HDF5 file (e.g. {h5_path.with_suffix('.h5')}); the .xdmf file is written beside it"
         )
     xdmf_path = h5_path.with_suffix(".xdmf")
-    problem = solver.problem
     from ..pde.result import Result
+    from ..pde.solution import as_solution
+
+    solution = as_solution(solution)
+    problem = solution.problem
 
     if result is not None and not isinstance(result, Result):
         raise TypeError(f"result must be the Result of solver.solve() or None, got {result!r}")
@@ -349,15 +349,15 @@ def export_hdf5(
     check_output_size(mesh, len(when), problem.n_fields)
     check_writable(h5_path)  # before sampling the solution, and before either file is replaced
     check_writable(xdmf_path)
-    snapshots = sample_solution(solver, mesh, when, parameters=members)
-    attrs = _root_attributes(solver, mesh, result, formula)
+    snapshots = sample_solution(solution, mesh, when, parameters=members)
+    attrs = _root_attributes(solution, mesh, result, formula)
     if members is not None:
         attrs["parameter_names"] = [p.name for p in problem.parameters]
         attrs["parameter_values"] = [math.nan if p.name == sweep else members[0][p.name] for p in problem.parameters]
     if sweep is not None:
         attrs["sweep"] = sweep
     with atomic_path(h5_path) as temporary:
-        _write_h5(temporary, solver, mesh, snapshots, attrs, result)
+        _write_h5(temporary, solution, mesh, snapshots, attrs, result)
     with atomic_path(xdmf_path) as temporary:
         temporary.write_bytes(xdmf_document(h5_path.name, mesh, snapshots))
     return h5_path, xdmf_path

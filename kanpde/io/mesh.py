@@ -24,7 +24,7 @@ from .atomic import atomic_path, check_writable
 from .nodes import check_output_size, output_mesh, output_times, parameter_members, sample_solution
 
 if TYPE_CHECKING:
-    from ..pde.solver import Solver
+    from ..pde.solution import Solution
 
 __all__ = ["export_mesh", "mesh_format"]
 
@@ -48,7 +48,7 @@ def mesh_format(path: str | os.PathLike[str]) -> str:
 
 
 def export_mesh(
-    solver: Solver,
+    solution: Solution | Any,
     path: str | os.PathLike[str],
     *,
     resolution: int | Sequence[int] | None = None,
@@ -63,7 +63,7 @@ def export_mesh(
     it is one self-contained file; :func:`~kanpde.io.hdf5.export_hdf5` writes XDMF + HDF5.
 
     Args:
-        solver: the solver (trained or not).
+        solution: the :class:`~kanpde.pde.solution.Solution` to write (trained or not), or a solver (its solution).
         path: the output file, e.g. ``"out/u.vtu"``.
         resolution: nodes per axis (default 101 in 1-D and 2-D, 33 in 3-D), or one count per axis.
         times: output times of a time-dependent problem, or their number (default 11 equally spaced).
@@ -94,7 +94,10 @@ def export_mesh(
         if file_format not in known:
             raise ValueError(f"file_format must be one of meshio's formats {known}, got {file_format!r}")
     fmt = file_format or mesh_format(target)
-    problem = solver.problem
+    from ..pde.solution import as_solution
+
+    solution = as_solution(solution)
+    problem = solution.problem
     parameters = {p.name: options.pop(p.name) for p in problem.parameters if p.name in options}
     mesh = output_mesh(problem.space, resolution)
     time = None if problem.time is None else (problem.time.t0, problem.time.t1)
@@ -104,7 +107,7 @@ def export_mesh(
         when = [m[sweep] for m in members]
     check_output_size(mesh, len(when), problem.n_fields)
     check_writable(target)  # before sampling the solution
-    snapshots = sample_solution(solver, mesh, when, parameters=members)
+    snapshots = sample_solution(solution, mesh, when, parameters=members)
     point_data: dict[str, np.ndarray] = {}
     for index, snap in enumerate(snapshots):
         suffix = "" if snap.time is None else f"_{sweep or 't'}{index:04d}"

@@ -26,7 +26,7 @@ from ..pde.memory import check_memory
 from ..pde.shapes import Box
 
 if TYPE_CHECKING:
-    from ..pde.solver import Solver
+    from ..pde.solution import Solution
 
 __all__ = [
     "OutputMesh",
@@ -361,19 +361,13 @@ def parameter_members(
 
 
 # -- the solution at the nodes ---------------------------------------------------------------------------------
-def _residual(solver: Solver, points: torch.Tensor) -> np.ndarray:
-    from ..pde.residuals import pde_residual
-
-    parts = []
-    with torch.enable_grad():  # the jet (and any autograd fallback) needs gradients; the values are detached
-        for chunk in points.split(_CHUNK):
-            value = pde_residual(solver.approximation, solver.problem, chunk, solver.request)
-            parts.append(value.detach().to(torch.float64).cpu())
+def _residual(solution: Solution, points: torch.Tensor) -> np.ndarray:
+    parts = [solution.residual(chunk).to(torch.float64).cpu() for chunk in points.split(_CHUNK)]
     return torch.cat(parts).numpy() if parts else np.zeros((0, 1))
 
 
 def sample_solution(
-    solver: Solver,
+    solution: Solution,
     mesh: OutputMesh,
     times: Sequence[float | None],
     *,
@@ -382,17 +376,17 @@ def sample_solution(
 ) -> list[Snapshot]:
     """The solution, exact solution, error and PDE residual at the nodes of ``mesh``, one snapshot per time.
 
-    Values are ``solver.predict`` at the nodes (with a ``t`` column appended for time-dependent problems).
+    Values are ``solution.predict`` at the nodes (with a ``t`` column appended for time-dependent problems).
 
     Args:
-        solver: the (trained) solver.
+        solution: the (trained) solution (:class:`~kanpde.pde.solution.Solution`).
         mesh: nodes of the spatial domain.
         times: ``[None]`` for a steady problem, else the output times.
         residual: also evaluate the PDE residual.
         parameters: for a parametric problem, the parameter values of each snapshot (one mapping per entry of
             ``times``; a steady problem's sweep labels its snapshots with the swept values in ``times``).
     """
-    problem = solver.problem
+    problem = solution.problem
     names = field_names(problem.n_fields)
     snapshots = []
     for index, t in enumerate(times):
@@ -403,8 +397,8 @@ def sample_solution(
             from ..pde.parameters import with_parameters
 
             nodes = with_parameters(problem, nodes, parameters[index], what="export")
-        points = nodes.to(dtype=solver.dtype, device=solver.device)
-        values = torch.cat([solver.predict(c).reshape(len(c), -1) for c in points.split(_CHUNK)])
+        points = nodes.to(dtype=solution.dtype, device=solution.device)
+        values = torch.cat([solution.predict(c).reshape(len(c), -1) for c in points.split(_CHUNK)])
         values_np = values.detach().to(torch.float64).cpu().numpy()
         snap = Snapshot(t, {n: np.ascontiguousarray(values_np[:, i]) for i, n in enumerate(names)})
         with torch.no_grad():
@@ -414,7 +408,7 @@ def sample_solution(
             snap.exact = {n: np.ascontiguousarray(exact_np[:, i]) for i, n in enumerate(names)}
             snap.error = {n: snap.fields[n] - snap.exact[n] for n in names}
         if residual:
-            res = _residual(solver, points)
+            res = _residual(solution, points)
             snap.residual = {n: np.ascontiguousarray(res[:, i]) for i, n in enumerate(field_names(res.shape[1], "pde"))}
         snapshots.append(snap)
     return snapshots

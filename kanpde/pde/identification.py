@@ -31,9 +31,10 @@ from .gauss_newton import ResidualSystem
 from .residuals import ObservationTerm, ResidualTerms, term_weight
 
 if TYPE_CHECKING:
+    from .solution import Solution
     from .solver import Solver
 
-__all__ = ["DAMPING", "MAX_PARAMETERS", "identify", "laplace_uncertainty", "unknown_field", "field_formula"]
+__all__ = ["DAMPING", "MAX_PARAMETERS", "identify", "laplace_uncertainty", "unknown_field"]
 
 DAMPING = 1e-12
 """Relative damping of the network directions that ``J^T J`` leaves undetermined (see the module docstring)."""
@@ -41,7 +42,7 @@ MAX_PARAMETERS = 20_000
 """Most trained numbers for which the uncertainty is computed (``J^T J`` has their square entries)."""
 
 
-def _inverse(solver: Solver) -> Any:
+def _inverse(solver: Solver | Solution) -> Any:
     inverse = getattr(solver.approximation, "inverse", None)
     if inverse is None:
         raise ValueError("this problem has no unknowns: pass unknowns=[...] or an kp.Unknown as a value")
@@ -119,7 +120,7 @@ def identify(solver: Solver, terms: ResidualTerms, counts: dict[str, int]) -> tu
     return values, uncertainty
 
 
-def unknown_field(solver: Solver, name: str) -> Callable[[Tensor], Tensor]:
+def unknown_field(solver: Solver | Solution, name: str) -> Callable[[Tensor], Tensor]:
     """The identified field ``name``: ``points -> values``, ``(n_points, n_coords) -> (n_points,)``; points may
     also hold only the field's own coordinates (e.g. ``(x, y)`` for a field of a heat problem in ``(x, y, t)``)."""
     inverse = _inverse(solver)
@@ -142,47 +143,3 @@ def unknown_field(solver: Solver, name: str) -> Callable[[Tensor], Tensor]:
             return inverse(name, points, None).value[:, 0]
 
     return field
-
-
-def field_formula(solver: Solver, name: str, *, drop_tol: float = 1e-3, **options: Any) -> Any:
-    """A sympy formula of the identified field ``name`` in its coordinates, by the separable recovery of
-    :func:`kanpde.symbolic.recover.recover_formula` (options are passed on; ``snap_tols`` default
-    ``(1e-6, ..., 1e-3)``, so constants are snapped to simple values while the fit allows).
-
-    An identified field carries small spurious variations along coordinates it does not depend on (where the data
-    and the physics constrain it least), which the recovery would otherwise model. A coordinate is left out when
-    replacing it by random values changes the field by less than ``drop_tol`` (relative RMS); the formula is then
-    recovered in the other coordinates, with the left-out ones at the middle of the domain.
-    """
-    from ..symbolic.recover import recover_formula
-    from ..symbolic.solution import SNAP_TOLS
-
-    inverse = _inverse(solver)
-    field = unknown_field(solver, name)
-    own = inverse.field_coords(name)
-    lower, upper = (list(b[: len(own)]) for b in solver.problem.domain.bounds)
-    generator = torch.Generator().manual_seed(solver.seed)
-    lo, hi = torch.tensor(lower, dtype=torch.float64), torch.tensor(upper, dtype=torch.float64)
-    sample = lo + (hi - lo) * torch.rand(2000, len(own), generator=generator, dtype=torch.float64)
-    base = field(sample).cpu()
-    scale = float(base.square().mean().sqrt()) or 1.0
-    kept = []
-    for i in range(len(own)):
-        moved = sample.clone()
-        moved[:, i] = lo[i] + (hi[i] - lo[i]) * torch.rand(len(sample), generator=generator, dtype=torch.float64)
-        if float((field(moved).cpu() - base).square().mean().sqrt()) / scale >= drop_tol:
-            kept.append(i)
-    kept = kept or [0]
-    middle = (lo + hi) / 2
-
-    def fn(points: Tensor) -> Tensor:
-        full = middle.repeat(len(points), 1)
-        full[:, kept] = points.to(torch.float64)
-        return field(full).detach().cpu().to(torch.float64)
-
-    defaults: dict[str, Any] = {"snap_tols": SNAP_TOLS, "seed": solver.seed}
-    recovery = recover_formula(
-        fn, [lower[i] for i in kept], [upper[i] for i in kept], coords=[own[i] for i in kept],
-        **(defaults | options),
-    )  # fmt: skip
-    return recovery.expr

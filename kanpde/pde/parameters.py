@@ -422,24 +422,25 @@ class MemberErrors:
     max_abs: float | None
 
 
-def errors_at(solver: Any, values: Mapping[str, Any]) -> list[MemberErrors]:
-    """Errors of ``solver``'s solution at each member of ``values`` (see :func:`parameter_values`).
+def errors_at(solution: Any, values: Mapping[str, Any]) -> list[MemberErrors]:
+    """Errors of a :class:`~kanpde.pde.solution.Solution` at each member of ``values`` (see
+    :func:`parameter_values`).
 
-    The points are the solver's test points with their parameter columns replaced by the member's values.
+    The points are the solution's test points with their parameter columns replaced by the member's values.
 
     Raises:
         ValueError: the problem has no parameters or no exact solution, or bad ``values``.
     """
-    problem = solver.problem
+    problem = solution.problem
     if not problem.parameters:
         raise ValueError("errors_at: the problem has no parameters (kp.Parameter); use solver.errors()")
     if problem.exact is None:
         raise ValueError("errors_at: the problem has no exact solution (exact=...) to compare with")
     members = parameter_values(problem, values, what="errors_at")
-    base = solver._test_points()[:, : problem.n_coords - len(problem.parameters)]
+    base = solution.test_points()[:, : problem.n_coords - len(problem.parameters)]
     out = []
     for member in members:
         points = with_parameters(problem, base, member, what="errors_at")
-        rel, mx = solver.errors(points)
+        rel, mx = solution.errors(points)
         out.append(MemberErrors(dict(member), rel, mx))
     return out

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .solution import Solution
 
 __all__ = ["StepRecord", "StageRecord", "Result"]
 
@@ -71,6 +74,8 @@ class Result:
         unknowns: identified values of the problem's unknown constants, by name (empty for a forward problem).
         uncertainty: their standard deviations (Gauss-Newton / Laplace approximation at the solution, see
             :func:`kanpde.pde.identification.laplace_uncertainty`), by name.
+        solution: the trained :class:`~kanpde.pde.solution.Solution` at the end of the solve (a value: further
+            training leaves it unchanged).
 
     For a parametric problem ``rel_l2`` and ``max_abs`` cover the whole parameter box; :meth:`errors_at` gives them
     per parameter value.
@@ -86,6 +91,7 @@ class Result:
     hints: list[str] = field(default_factory=list)
     unknowns: dict[str, float] = field(default_factory=dict)
     uncertainty: dict[str, float] = field(default_factory=dict)
+    solution: Solution | None = field(default=None, repr=False, compare=False)
     _member_errors: Callable[..., list[Any]] | None = field(default=None, repr=False, compare=False)
 
     def errors_at(self, **parameters: Any) -> list[Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -28,7 +28,7 @@ from .network import _save_png_atomically
 
 if TYPE_CHECKING:
     from ..pde.result import Result
-    from ..pde.solver import Solver
+    from ..pde.solution import Solution
 
 __all__ = ["plot_solution"]
 
@@ -55,11 +55,11 @@ def _secondary(snap: Snapshot) -> tuple[np.ndarray, str]:
     return np.abs(residual), "|PDE residual|"
 
 
-def _title(solver: Solver, result: Result | None) -> str:
-    rel = result.rel_l2 if result is not None else solver.errors()[0]
-    problem = solver.problem
+def _title(solution: Solution, result: Result | None) -> str:
+    rel = result.rel_l2 if result is not None else solution.errors()[0]
+    problem = solution.problem
     name = type(problem).__name__
-    grid = f"G={solver.model.grid_size}"
+    grid = f"G={solution.grid_size}"
     if rel is None:
         return f"{name}, {grid} (no exact solution: residual shown)"
     return f"{name}, {grid}: relative L2 error {rel:.2e}"
@@ -103,8 +103,8 @@ def _map(
     return image
 
 
-def _plot_1d(fig: Figure, solver: Solver, mesh: OutputMesh, snap: Snapshot) -> None:
-    coord = solver.problem.coords[0]
+def _plot_1d(fig: Figure, solution: Solution, mesh: OutputMesh, snap: Snapshot) -> None:
+    coord = solution.problem.coords[0]
     order = np.argsort(mesh.points[:, 0], kind="stable")
     x = mesh.points[order, 0]
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
@@ -131,8 +131,8 @@ def _plot_1d(fig: Figure, solver: Solver, mesh: OutputMesh, snap: Snapshot) -> N
     bottom.grid(alpha=0.3)
 
 
-def _plot_2d(fig: Figure, solver: Solver, mesh: OutputMesh, snap: Snapshot) -> None:
-    x_name, y_name = solver.problem.coords[:2]
+def _plot_2d(fig: Figure, solution: Solution, mesh: OutputMesh, snap: Snapshot) -> None:
+    x_name, y_name = solution.problem.coords[:2]
     left, right = fig.subplots(1, 2)
     u = _u(snap)
     _map(fig, left, mesh, u, "u", contours=True)
@@ -145,8 +145,8 @@ def _plot_2d(fig: Figure, solver: Solver, mesh: OutputMesh, snap: Snapshot) -> N
         ax.set_ylabel(y_name)
 
 
-def _plot_1d_time(fig: Figure, solver: Solver, mesh: OutputMesh, snaps: list[Snapshot]) -> None:
-    x_name, t_name = solver.problem.coords
+def _plot_1d_time(fig: Figure, solution: Solution, mesh: OutputMesh, snaps: list[Snapshot]) -> None:
+    x_name, t_name = solution.problem.coords
     order = np.argsort(mesh.points[:, 0], kind="stable")
     x = mesh.points[order, 0]
     times = np.array([s.time for s in snaps], dtype=np.float64)
@@ -179,8 +179,8 @@ def _plot_1d_time(fig: Figure, solver: Solver, mesh: OutputMesh, snaps: list[Sna
     axes[2].set_ylabel(t_name)
 
 
-def _plot_2d_time(fig: Figure, solver: Solver, mesh: OutputMesh, snaps: list[Snapshot]) -> None:
-    x_name, y_name, t_name = solver.problem.coords
+def _plot_2d_time(fig: Figure, solution: Solution, mesh: OutputMesh, snaps: list[Snapshot]) -> None:
+    x_name, y_name, t_name = solution.problem.coords
     picks = np.unique(np.linspace(0, len(snaps) - 1, min(_N_TIME_PANELS, len(snaps))).round().astype(int))
     axes = fig.subplots(2, len(picks), squeeze=False)
     values = [_u(snaps[p]) for p in picks]
@@ -221,7 +221,7 @@ def _refined(mesh: OutputMesh) -> OutputMesh:
 
 
 def plot_solution(
-    solver: Solver,
+    solution: Solution | Any,
     path: str | os.PathLike[str] | None = None,
     *,
     result: Result | None = None,
@@ -229,12 +229,13 @@ def plot_solution(
     times: Sequence[float] | int | None = None,
     parameters: dict[str, float] | None = None,
 ) -> Figure:
-    """Draw the solution of ``solver`` with its error (see the module notes for the layout per dimension).
+    """Draw ``solution`` with its error (see the module notes for the layout per dimension).
 
     Args:
-        solver: the (trained) solver; 1-D and 2-D problems, steady or time-dependent.
+        solution: the (trained) :class:`~kanpde.pde.solution.Solution`, or a solver (its solution); 1-D and 2-D
+            problems, steady or time-dependent.
         path: where to save the figure as PNG (atomically, parent folders created); None saves nothing.
-        result: the result of the solve, whose relative L2 error goes in the title (default: ``solver.errors()``).
+        result: the result of the solve, whose relative L2 error goes in the title (default: ``solution.errors()``).
         resolution: nodes per axis (default 101 in 1-D and 2-D, 33 in 3-D; a non-box is triangulated).
         times: output times of a time-dependent problem, or their number (default 11; 2-D shows three of them).
         parameters: the parameter values of a parametric problem (one member of the family), e.g. ``{"mu": 1.3}``.
@@ -253,10 +254,12 @@ def plot_solution(
         2
     """
     from ..pde.result import Result
+    from ..pde.solution import as_solution
 
+    solution = as_solution(solution)
     if result is not None and not isinstance(result, Result):
         raise TypeError(f"result must be the Result of solver.solve() or None, got {result!r}")
-    problem = solver.problem
+    problem = solution.problem
     space_dim = problem.space.dim
     if space_dim > 2:
         raise ValueError(
@@ -269,7 +272,7 @@ def plot_solution(
     time = None if problem.time is None else (problem.time.t0, problem.time.t1)
     when = output_times(time, times)
     members = None if parameters is None and not problem.parameters else [dict(parameters or {})] * len(when)
-    snaps = sample_solution(solver, mesh, when, residual=problem.exact is None, parameters=members)
+    snaps = sample_solution(solution, mesh, when, residual=problem.exact is None, parameters=members)
     steady = problem.time is None
     if steady:
         size = (7.0, 6.0) if space_dim == 1 else (12.0, 5.0)
@@ -278,14 +281,14 @@ def plot_solution(
     fig = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(fig)
     if steady and space_dim == 1:
-        _plot_1d(fig, solver, mesh, snaps[0])
+        _plot_1d(fig, solution, mesh, snaps[0])
     elif steady:
-        _plot_2d(fig, solver, mesh, snaps[0])
+        _plot_2d(fig, solution, mesh, snaps[0])
     elif space_dim == 1:
-        _plot_1d_time(fig, solver, mesh, snaps)
+        _plot_1d_time(fig, solution, mesh, snaps)
     else:
-        _plot_2d_time(fig, solver, mesh, snaps)
-    fig.suptitle(_title(solver, result))
+        _plot_2d_time(fig, solution, mesh, snaps)
+    fig.suptitle(_title(solution, result))
     if path is not None:
         _save_png_atomically(fig, path)
     return fig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -15,17 +15,16 @@ from .network import _save_png_atomically
 
 if TYPE_CHECKING:
     from ..pde.result import Result, StepRecord
-    from ..pde.solver import Solver
+    from ..pde.solution import Solution
 
 __all__ = ["plot_history"]
 
 
 def _records(history: object) -> list[StepRecord]:
-    from ..pde.result import Result, StepRecord
-    from ..pde.solver import Solver
+    from ..pde.result import StepRecord
 
-    if isinstance(history, (Result, Solver)):
-        history = history.history
+    if not isinstance(history, Sequence):  # a Result, Solution or solver: its history
+        history = getattr(history, "history", history)
     if isinstance(history, (str, bytes)) or not isinstance(history, Sequence):
         raise TypeError(f"history must be a list of StepRecord (solver.history or result.history), got {history!r:.80}")
     records = list(history)
@@ -42,7 +41,7 @@ def _positive(values: np.ndarray) -> np.ndarray:
 
 
 def plot_history(
-    history: Sequence[StepRecord] | Result | Solver,
+    history: Sequence[StepRecord] | Result | Solution | Any,
     path: str | os.PathLike[str] | None = None,
     *,
     title: str | None = None,
@@ -53,8 +52,8 @@ def plot_history(
     solve at that point.
 
     Args:
-        history: ``solver.history`` or ``result.history`` (a :class:`~kanpde.pde.result.Result` or a
-            :class:`~kanpde.pde.solver.Solver` also works).
+        history: ``solver.history`` or ``result.history`` (a :class:`~kanpde.pde.result.Result`, a
+            :class:`~kanpde.pde.solution.Solution` or a solver also works).
         path: where to save the figure as PNG (atomically, parent folders created); None saves nothing.
         title: figure title (default: the final loss and time).
 

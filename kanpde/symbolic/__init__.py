@@ -33,6 +33,7 @@ from .report import EdgeReport as EdgeReport
 from .report import SymbolicReport as SymbolicReport
 from .simplify import simplify_expression as simplify_expression
 from .solution import SolutionFormula as SolutionFormula
+from .solution import field_formula as field_formula
 from .solution import solution_formula as solution_formula
 from .template import Template as Template
 from .verify import TermCheck as TermCheck
@@ -57,6 +58,7 @@ __all__ = [
     "TermCheck",
     "Verification",
     "auto_symbolic",
+    "field_formula",
     "fit_edge",
     "function_names",
     "get_function",

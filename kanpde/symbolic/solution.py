@@ -3,7 +3,7 @@
 Two routes, tried in this order:
 
 - ``"recover"``: the trained solution ``u`` is treated as a function to distil (sampled through
-  ``solver.predict``), and :func:`~kanpde.symbolic.recover.recover_formula` finds its closed form through its
+  ``solution.predict``), and :func:`~kanpde.symbolic.recover.recover_formula` finds its closed form through its
   separable structure (sums, products, sums of products of functions of one coordinate).
 - ``"compose"``: the solver's trial function is ``u(x) = b(x) N(s (x - c)) + g(x)`` (``b = 1, g = 0`` without a
   hard constraint), ``N`` the KAN on scaled coordinates: every edge of ``N`` is replaced by its best library
@@ -24,20 +24,19 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sympy
 import torch
+from torch import Tensor
 
+from ..pde.solution import Solution, as_solution
 from .extract import auto_symbolic
 from .recover import RecoveryError, recover_formula
 from .simplify import simplify_expression
 from .verify import Verification, verify_formula
 
-if TYPE_CHECKING:
-    from ..pde.solver import Solver
-
-__all__ = ["Candidate", "SolutionFormula", "solution_formula"]
+__all__ = ["Candidate", "SolutionFormula", "solution_formula", "field_formula"]
 
 ROUTES = ("recover", "compose")
 #: Snapping tolerances of the "recover" route (relative RMSE growth over the free fit), tightest first: the first
@@ -123,12 +122,12 @@ def _ball_distance(center: tuple[float, ...], radius: float, symbols: list[sympy
     return (r**2 - sum((s - _rational(c)) ** 2 for s, c in zip(symbols, center))) / (2 * r)
 
 
-def _constraint_formulas(solver: Solver, symbols: list[sympy.Symbol]) -> tuple[sympy.Expr, sympy.Expr]:
+def _constraint_formulas(solution: Solution, symbols: list[sympy.Symbol]) -> tuple[sympy.Expr, sympy.Expr]:
     from ..pde.ball import Ball
     from ..pde.conditions import Dirichlet, Initial, InitialVelocity
     from ..pde.shapes import Box
 
-    problem = solver.problem
+    problem = solution.problem
     if not isinstance(problem.space, (Box, Ball)):
         raise ValueError(
             "a formula with a hard constraint needs a box or ball domain (its distance function is a formula)"
@@ -163,14 +162,14 @@ def _constraint_formulas(solver: Solver, symbols: list[sympy.Symbol]) -> tuple[s
     return (t - t0) / _rational(problem.time.length) * distance, lift
 
 
-def _composed(solver: Solver, points: torch.Tensor, n_samples: int, max_simplify_ops: int, **options: Any) -> Any:
+def _composed(solution: Solution, points: torch.Tensor, n_samples: int, max_simplify_ops: int, **options: Any) -> Any:
     """The formula of the trial function ``b N + g`` with every edge of ``N`` replaced by a library function."""
-    problem, approx = solver.problem, solver.approximation
+    problem, approx = solution.problem, solution.approximation
     scaled = approx.normalized(points[:n_samples].to(approx.center.device)).detach()
     # A PDE network has many edges: a lighter search than auto_symbolic's defaults keeps this to seconds.
     defaults: dict[str, Any] = {"retrain_steps": 20, "alternatives": 0, "fit_options": {"n_starts": 1, "lm_steps": 15}}
     options = defaults | options
-    network = auto_symbolic(solver.model, scaled, **options)
+    network = auto_symbolic(solution.model, scaled, **options)
     symbols = [sympy.Symbol(c) for c in problem.coords]
     inner = [sympy.Symbol(f"_s{i}") for i in range(len(symbols))]
     expr = network.formula(inner, simplify=sympy.count_ops(network.formula(inner, simplify=False)) <= max_simplify_ops)
@@ -178,29 +177,29 @@ def _composed(solver: Solver, points: torch.Tensor, n_samples: int, max_simplify
     scale = approx.scale.tolist()
     expr = expr.subs({v: _rational(s) * (x - _rational(c)) for v, x, s, c in zip(inner, symbols, scale, centre)})
     if approx.constraint is not None:
-        b, g = _constraint_formulas(solver, symbols)
+        b, g = _constraint_formulas(solution, symbols)
         expr = b * expr + g
     if sympy.count_ops(expr) <= max_simplify_ops:  # sympy's simplification grows fast with the expression
         expr = simplify_expression(expr)
     return expr
 
 
-def _recovered(solver: Solver, n_points: int, time_limit: float, options: dict[str, Any]) -> tuple[sympy.Expr, str]:
-    problem = solver.problem
+def _recovered(solution: Solution, n_points: int, time_limit: float, options: dict[str, Any]) -> tuple[sympy.Expr, str]:
+    problem = solution.problem
     if problem.n_fields != 1:
         raise RecoveryError(f"recovery handles one field; the problem has {problem.n_fields}")
     lower, upper = problem.domain.bounds
 
     def predict(points: torch.Tensor) -> torch.Tensor:
-        return solver.predict(points.to(solver.dtype)).detach().cpu().to(torch.float64).reshape(-1)
+        return solution.predict(points.to(solution.dtype)).detach().cpu().to(torch.float64).reshape(-1)
 
     def accept(expr: sympy.Expr) -> bool | None:
         try:
-            return verify_formula(expr, problem, n_points=200, time_limit=time_limit, seed=solver.seed).is_solution
+            return verify_formula(expr, problem, n_points=200, time_limit=time_limit, seed=solution.seed).is_solution
         except ValueError:  # not finite somewhere in the domain: not a solution
             return False
 
-    defaults: dict[str, Any] = {"snap_tols": SNAP_TOLS, "accept": accept, "seed": solver.seed}
+    defaults: dict[str, Any] = {"snap_tols": SNAP_TOLS, "accept": accept, "seed": solution.seed}
     recovery = recover_formula(
         predict, lower, upper, coords=problem.coords, contains=problem.domain.contains, n_points=n_points,
         **(defaults | options),
@@ -210,7 +209,7 @@ def _recovered(solver: Solver, n_points: int, time_limit: float, options: dict[s
 
 
 def solution_formula(
-    solver: Solver,
+    solution: Solution,
     *,
     routes: tuple[str, ...] = ROUTES,
     n_samples: int = 512,
@@ -224,7 +223,7 @@ def solution_formula(
     """The trained solution (field 0) as a simplified sympy expression, with its fit errors and verification.
 
     Args:
-        solver: a trained solver.
+        solution: a trained :class:`~kanpde.pde.solution.Solution` (or a solver: its solution).
         routes: the routes to try, in order (see the module docstring): ``("recover", "compose")`` by default;
             ``"compose"`` runs only when no earlier candidate is a verified solution.
         n_samples: interior points the edges are fitted on (``"compose"``) and the formula is checked at.
@@ -240,15 +239,16 @@ def solution_formula(
     Raises:
         ValueError: an unknown route, or no route gave a formula (the message says why each failed).
     """
+    solution = as_solution(solution)
     unknown = [r for r in routes if r not in ROUTES]
     if unknown or not routes:
         raise ValueError(f"routes must be a non-empty tuple of {ROUTES}, got {routes!r}")
-    problem = solver.problem
-    generator = torch.Generator().manual_seed(solver.seed + 104729)
-    points = problem.domain.sample_interior(n_samples, generator=generator, sampler="halton", dtype=solver.dtype)
+    problem = solution.problem
+    generator = torch.Generator().manual_seed(solution.seed + 104729)
+    points = problem.domain.sample_interior(n_samples, generator=generator, sampler="halton", dtype=solution.dtype)
 
     def network(x: torch.Tensor) -> torch.Tensor:
-        out = solver.predict(x).detach().cpu()
+        out = solution.predict(x).detach().cpu()
         return out if out.ndim == 1 else out[:, 0]  # field 0
 
     network_values = network(points)
@@ -259,9 +259,9 @@ def solution_formula(
         start = time.perf_counter()
         try:
             if route == "recover":
-                expr, note = _recovered(solver, n_points, time_limit, dict(recover_options or {}))
+                expr, note = _recovered(solution, n_points, time_limit, dict(recover_options or {}))
             else:
-                expr, note = _composed(solver, points, n_samples, max_simplify_ops, **options), "edges composed"
+                expr, note = _composed(solution, points, n_samples, max_simplify_ops, **options), "edges composed"
             values = _evaluate(expr, [sympy.Symbol(c) for c in problem.coords], points)
         except (RecoveryError, ValueError, RuntimeError, ArithmeticError) as err:
             candidates.append(Candidate(route, None, None, None, time.perf_counter() - start, str(err)))
@@ -274,7 +274,7 @@ def solution_formula(
         verification = None
         if verify:
             try:
-                verification = verify_formula(expr, problem, network=network, time_limit=time_limit, seed=solver.seed)
+                verification = verify_formula(expr, problem, network=network, time_limit=time_limit, seed=solution.seed)
             except ValueError as err:  # e.g. not finite somewhere in the domain
                 note += f"; not verified: {err}"
         candidates.append(Candidate(route, expr, rel_net, verification, time.perf_counter() - start, note))
@@ -313,3 +313,43 @@ def _evaluate(expr: sympy.Expr, symbols: list[sympy.Symbol], points: torch.Tenso
     fn = sympy.lambdify(symbols, expr, modules="numpy")
     values = fn(*[points[:, i].detach().cpu().numpy() for i in range(points.shape[1])])
     return torch.as_tensor(values, dtype=points.dtype).expand(points.shape[0]).clone()
+
+
+def field_formula(solution: Solution, name: str, *, drop_tol: float = 1e-3, **options: Any) -> Any:
+    """A sympy formula of the identified field ``name`` of ``solution`` in its coordinates, by the separable
+    recovery of :func:`kanpde.symbolic.recover.recover_formula` (options are passed on; ``snap_tols`` default
+    ``(1e-6, ..., 1e-3)``, so constants are snapped to simple values while the fit allows).
+
+    An identified field carries small spurious variations along coordinates it does not depend on (where the data
+    and the physics constrain it least), which the recovery would otherwise model. A coordinate is left out when
+    replacing it by random values changes the field by less than ``drop_tol`` (relative RMS); the formula is then
+    recovered in the other coordinates, with the left-out ones at the middle of the domain.
+    """
+    solution = as_solution(solution)
+    field = solution.unknown_field(name)  # a clear error for a problem without unknowns, or another name
+    own = list(solution.field_coords[name])
+    lower, upper = (list(b[: len(own)]) for b in solution.problem.domain.bounds)
+    generator = torch.Generator().manual_seed(solution.seed)
+    lo, hi = torch.tensor(lower, dtype=torch.float64), torch.tensor(upper, dtype=torch.float64)
+    sample = lo + (hi - lo) * torch.rand(2000, len(own), generator=generator, dtype=torch.float64)
+    base = field(sample).cpu()
+    scale = float(base.square().mean().sqrt()) or 1.0
+    kept = []
+    for i in range(len(own)):
+        moved = sample.clone()
+        moved[:, i] = lo[i] + (hi[i] - lo[i]) * torch.rand(len(sample), generator=generator, dtype=torch.float64)
+        if float((field(moved).cpu() - base).square().mean().sqrt()) / scale >= drop_tol:
+            kept.append(i)
+    kept = kept or [0]
+    middle = (lo + hi) / 2
+
+    def fn(points: Tensor) -> Tensor:
+        full = middle.repeat(len(points), 1)
+        full[:, kept] = points.to(torch.float64)
+        return field(full).detach().cpu().to(torch.float64)
+
+    settings: dict[str, Any] = {"snap_tols": SNAP_TOLS, "seed": solution.seed} | options
+    recovery = recover_formula(
+        fn, [lower[i] for i in kept], [upper[i] for i in kept], coords=[own[i] for i in kept], **settings
+    )
+    return recovery.expr
