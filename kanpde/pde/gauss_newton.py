@@ -22,6 +22,8 @@ from ..kan.least_squares import DampingState, damped_step
 from .approximation import Approximation
 from .distributed import SINGLE, Communicator
 from .fields import FieldJet, JetRequest
+from .gram import Gram
+from .jet_jacobian import rows_and_jacobian, supports
 from .residuals import DEFAULT_CHUNK_SIZE, AbstractTerm, ResidualTerms, residual_rows, term_weight
 
 __all__ = ["ResidualSystem", "levenberg_marquardt_step", "LMState"]
@@ -126,9 +128,17 @@ class ResidualSystem:
                     sums[i] += float(self.residual(params, term).square().sum())
         return self._sums(sums)
 
-    def jacobian(self, params: Params, term: AbstractTerm, scale: float = 1.0) -> Tensor:
+    def jacobian(self, params: Params, term: AbstractTerm, scale: float = 1.0, *, fast: bool | None = None) -> Tensor:
         """``scale * d r / d theta`` at the rows of ``term``: ``(n_rows * m, n_parameters)``, parameters
-        flattened in ``named_parameters`` order."""
+        flattened in ``named_parameters`` order.
+
+        ``fast``: None (default) takes the closed form of :mod:`~kanpde.pde.jet_jacobian` where it applies, else
+        ``vmap(jacrev)``; False always ``vmap(jacrev)``; True the closed form (an error where it does not apply).
+        """
+        if fast is None:
+            fast = supports(self.caller.a, term, self.names)
+        if fast:
+            return rows_and_jacobian(self.caller.a, term, params, self.names)[1] * scale
         n = term.n_rows
 
         def one_row(p: Params, row: dict[str, Tensor]) -> Tensor:
@@ -145,19 +155,24 @@ class ResidualSystem:
         """
         n_params = sum(p.numel() for p in params.values())
         reference = next(iter(params.values()))
-        normal = torch.zeros(n_params, n_params, dtype=reference.dtype, device=reference.device)
+        gram = Gram(n_params, reference)
         gradient = torch.zeros(n_params, dtype=reference.dtype, device=reference.device)
         sums = torch.zeros(len(self.terms), dtype=torch.float64)
         for chunk in self.chunks:
             for i, term in enumerate(chunk.terms):
                 if term.n_rows == 0:
                     continue
-                with torch.no_grad():
-                    r = self.residual(params, term).reshape(-1)
+                if supports(self.caller.a, term, self.names):  # rows and Jacobian from one tapped jet
+                    r, jac = rows_and_jacobian(self.caller.a, term, params, self.names)
+                    jac = jac * self.scales[i]
+                else:
+                    with torch.no_grad():
+                        r = self.residual(params, term).reshape(-1)
+                    jac = self.jacobian(params, term, self.scales[i], fast=False)
                 sums[i] += float(r.square().sum())
-                jac = self.jacobian(params, term, self.scales[i])
-                normal.addmm_(jac.T, jac)
+                gram.add(jac)
                 gradient.addmv_(jac.T, r * self.scales[i])
+        normal = gram.result()
         if self.comm.world_size > 1:
             self.comm.sum_(normal)
             self.comm.sum_(gradient)
