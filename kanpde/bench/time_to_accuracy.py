@@ -51,8 +51,12 @@ class Timing(TypedDict):
     stages: list[StageRecord]
 
 
-def time_to_accuracy(problem: kp.Problem, grid_schedule: list[int], steps: int, rtol: float = 1e-3) -> Timing:
-    """Seconds until the error first reached each target, the final error and the total time."""
+def time_to_accuracy(
+    problem: kp.Problem, grid_schedule: list[int], steps: int, rtol: float = 1e-3, **options: object
+) -> Timing:
+    """Seconds until the error first reached each target, the final error and the total time.
+
+    ``options`` go to :class:`kp.Solver` (``k``, ``n_interior``, ...)."""
     first: dict[float, float] = {}
     trace: list[tuple[float, float]] = []
 
@@ -64,7 +68,7 @@ def time_to_accuracy(problem: kp.Problem, grid_schedule: list[int], steps: int, 
             if rel <= target and target not in first:
                 first[target] = record.seconds  # type: ignore[attr-defined]
 
-    solver = kp.Solver(problem, seed=0)
+    solver = kp.Solver(problem, seed=0, **options)  # type: ignore[arg-type]
     result = solver.solve(grid_schedule=grid_schedule, steps=steps, progress=False, callback=watch, rtol=rtol)
     return {"first": first, "final": result.rel_l2, "seconds": result.seconds, "stages": result.stages}
 

@@ -107,7 +107,10 @@ def _payload(solver: Solver) -> dict[str, Any]:
         "kanpde_version": __version__,
         "problem": _problem_entry(solver.problem),
         "settings": _settings(solver),
-        "extra": {"lm_max_entries": getattr(solver, "lm_max_entries", None)},
+        "extra": {
+            "lm_max_entries": getattr(solver, "lm_max_entries", None),
+            "lm_damping": getattr(getattr(solver, "_lm_state", None), "mu", None),  # the next LM stage's start
+        },
         "architecture": _architecture(solver),
         "model_seed": solver.model.seed,
         "approximation_state": {
@@ -439,8 +442,13 @@ def load_checkpoint(
             raise fail("approximation_state", "a dict of tensors", state)
         _checked_architecture(payload["architecture"], settings, state)
         integer(payload["model_seed"], "model_seed", optional=True)
-        extra = exact_keys(payload["extra"], "extra", {"lm_max_entries"})
+        extra = payload["extra"]  # "lm_damping" (the next LM stage's start) is absent from older checkpoints
+        damped = isinstance(extra, dict) and "lm_damping" in extra
+        extra = exact_keys(extra, "extra", {"lm_max_entries"} | ({"lm_damping"} if damped else set()))
         integer(extra["lm_max_entries"], "extra.lm_max_entries", 1, optional=True)
+        damping = number(extra.get("lm_damping"), "extra.lm_damping", optional=True)
+        if damping is not None and not damping > 0:
+            raise fail("extra.lm_damping", "a number > 0 or None", damping)
         history = _checked_history(payload["history"])
         steps_done = integer(payload["steps_done"], "steps_done")
         generator_state = payload["generator_state"]
@@ -472,6 +480,10 @@ def load_checkpoint(
         raise ValueError(f"{source} is not a valid kanpde checkpoint: {err}") from None
     solver.history = history
     solver._steps_done = steps_done
+    if damping is not None:
+        from ..pde.gauss_newton import LMState
+
+        solver._lm_state = LMState(mu=damping)
     return solver
 
 

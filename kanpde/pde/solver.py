@@ -29,7 +29,7 @@ from .conditions import Dirichlet, Initial, InitialVelocity
 from .diagnostics import hints, term_balance
 from .distributed import SINGLE, communicator
 from .fields import probe
-from .gauss_newton import LMState, ResidualSystem, levenberg_marquardt_step
+from .gauss_newton import ResidualSystem, levenberg_marquardt_step, stage_damping
 from .inverse_parameters import InverseParameters
 from .memory import check_memory, kan_parameters, stage_bytes
 from .objective import LossObjective
@@ -793,7 +793,8 @@ class Solver:
         system = ResidualSystem(
             self.approximation, shard, self.weights, counts=counts, chunk_size=self.chunk_size, comm=self.comm
         )
-        params, state = system.parameters(), LMState()
+        params, state = system.parameters(), stage_damping(getattr(self, "_lm_state", None))
+        self._lm_state = state  # the next stage may start from this stage's final damping
         losses: list[float] = []
         try:
             for _ in range(steps):
