@@ -1,8 +1,8 @@
 """The Jacobian of residual rows with respect to the KAN's parameters, in closed form from a tapped jet.
 
 Levenberg-Marquardt needs ``J = d r / d theta`` row by row. ``vmap(jacrev)`` gets it with one batched reverse
-pass per residual row through the whole jet, which is general but slow (measured in ``kanpde bench lm-step``).
-Here the structure of a KAN does most of the work instead.
+pass per residual row through the whole jet, which is general but slow (``python -m kanpde.bench.lm_step
+--compare`` times both ways). Here the structure of a KAN does most of the work instead.
 
 Every parameter acts through the edge functions of its own layer only: at each point, layer ``l`` turns its
 inputs ``z_i`` into the edge values and input derivatives ``E_f[i, j] = phi_ij^(f)(z_i)`` (``f = 0, 1, 2``:
