@@ -12,6 +12,8 @@ milliseconds per call (best of ``--repeats``):
 - ``cholesky``: one damped Cholesky factorisation and solve;
 - ``step``: one whole accepted step, with the number of damping trials it took.
 
+``--baseline`` times the former path (``vmap(jacrev)`` and ``J.T @ J``) for a before/after comparison.
+
 Run:  python -m kanpde.bench.lm_step [--threads 1] [--problems poisson,burgers] [--grids 10,20] [--compare]
 """
 
@@ -117,8 +119,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grids", default="10,20")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--compare", action="store_true", help="also time the vmap(jacrev) Jacobian")
+    parser.add_argument("--baseline", action="store_true", help="the former path: vmap(jacrev) and J.T @ J")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.baseline:
+        from kanpde.pde import gauss_newton, gram
+
+        gauss_newton.supports = lambda *_: False  # type: ignore[assignment]
+        gram._syrk = lambda _: None  # type: ignore[assignment]
     print(f"one Levenberg-Marquardt step, ms per call (best of {args.repeats}), {args.threads} thread(s)")
     for name in args.problems.split(","):
         for grid in (int(g) for g in args.grids.split(",")):
