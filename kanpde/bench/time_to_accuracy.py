@@ -24,7 +24,7 @@ import torch
 import kanpde as kp
 from kanpde.pde.result import StageRecord
 
-TARGETS = (1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
+TARGETS = (1e-4, 1e-5, 1e-6, 1e-7, 5e-8, 1e-8)
 
 
 def poisson_2d() -> kp.Problem:
