@@ -26,7 +26,7 @@ from .conditions import Dirichlet, Initial, InitialVelocity
 from .diagnostics import hints, term_balance
 from .distributed import Communicator
 from .fields import JetRequest
-from .gauss_newton import LMState, ResidualSystem, levenberg_marquardt_step
+from .gauss_newton import LMState, ResidualSystem, levenberg_marquardt_step, stage_damping
 from .memory import check_memory, kan_parameters, stage_bytes
 from .objective import LossObjective
 from .problem import Problem
@@ -347,7 +347,8 @@ class StageTraining:
         system = ResidualSystem(
             self.approximation, shard, self.weights, counts=counts, chunk_size=self.chunk_size, comm=self.comm
         )
-        params, state = system.parameters(), LMState()
+        previous = self.state.optimizer if isinstance(self.state.optimizer, LMState) else None
+        params, state = system.parameters(), stage_damping(previous)  # continues the last LM stage's damping
         self.state.optimizer = state
         losses: list[float] = []
         try:
