@@ -176,7 +176,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _settings(module: ModuleType, args: argparse.Namespace) -> tuple[dict[str, Any], list[int], int]:
     settings = dict(getattr(module, "SETTINGS", {}) or {})
-    schedule = args.grid_schedule if args.grid_schedule is not None else settings.pop("grid_schedule", [5, 10, 20])
+    schedule = args.grid_schedule if args.grid_schedule is not None else settings.pop("grid_schedule", [5, 10, 30])
     steps = args.steps if args.steps is not None else settings.pop("steps", 100)
     settings.pop("grid_schedule", None)
     settings.pop("steps", None)

@@ -26,7 +26,7 @@ from ._common import num, positive, resolve
 
 PARAMETERS: dict[str, Any] = {"diffusivity": 1.0, "t1": 1.0}
 SMOOTH = True
-SETTINGS: dict[str, Any] = {"width": [2, 10, 1], "grid_schedule": [5, 10, 20], "steps": 50, "n_interior": 4000}
+SETTINGS: dict[str, Any] = {"width": [2, 10, 1], "grid_schedule": [5, 10, 30], "steps": 100, "n_interior": 4000}
 BASELINE: dict[str, Any] | None = None
 
 

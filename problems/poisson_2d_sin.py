@@ -31,7 +31,7 @@ from ._common import positive, resolve
 
 PARAMETERS: dict[str, Any] = {"frequency": 1}
 SMOOTH = True
-SETTINGS: dict[str, Any] = {"width": [2, 10, 1], "grid_schedule": [5, 10, 20], "steps": 100}
+SETTINGS: dict[str, Any] = {"width": [2, 10, 1], "grid_schedule": [5, 10, 30], "steps": 100}
 BASELINE: dict[str, Any] | None = {
     "source": "pykan 0.2.8 tutorial approach, width [2, 10, 1], grids 5, 10, 20 (shared/bench/README.md)",
     "rel_l2": 1e-2,

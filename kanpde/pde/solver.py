@@ -1,6 +1,6 @@
 """Solver: trains a KAN so that the PDE residual and the conditions vanish, grid stage by grid stage.
 
-``solve(grid_schedule=[5, 10, 20], steps=200)`` runs, for each grid size: draw fresh collocation points
+``solve(grid_schedule=[5, 10, 30], steps=100)`` runs, for each grid size: draw fresh collocation points
 (optionally where the residual is large), extend the grid (refit every spline by least squares on every point
 the network has seen, so the function is unchanged and the stage continues where the last one stopped),
 restart the optimiser, take ``steps`` steps. L-BFGS with a strong-Wolfe line search in float64 by default.
@@ -261,7 +261,7 @@ class Solver(StageTraining):
     # -- training: the loop over grid stages (one stage: kanpde.pde.training) ------------------------------------
     def solve(
         self,
-        grid_schedule: Sequence[int] | str | AutoSchedule = (5, 10, 20),
+        grid_schedule: Sequence[int] | str | AutoSchedule = (5, 10, 30),
         steps: int = 100,
         *,
         progress: bool = True,
