@@ -51,6 +51,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "poisson_5d": {"frequency": 2},
     "poisson_10d": {"scale": -0.5},
     "wave_1d": {"speed": 0.5, "amplitude": -0.3, "t1": 3.0},
+    "allen_cahn": {"diffusion": 2e-4, "t1": 0.5},
 }
 CASES = [pytest.param(n, {}, id=f"{n}-default") for n in NAMES] + [
     pytest.param(n, VARIANTS[n], id=f"{n}-variant") for n in NAMES if VARIANTS.get(n)
@@ -154,7 +155,8 @@ def test_exact_solution_satisfies_the_pde(name: str, overrides: dict[str, Any]) 
     fields, scale = _exact_fields(module, problem, points, overrides)
     residual = problem.residual(fields)
     assert residual.shape[0] == len(points)
-    assert float(residual.abs().max()) <= TOL * scale, f"{name}: max |residual| {residual.abs().max():.2e}"
+    tol = getattr(module, "RESIDUAL_TOL", TOL)  # a numerical reference meets the PDE to its discretisation error
+    assert float(residual.abs().max()) <= tol * scale, f"{name}: max |residual| {residual.abs().max():.2e}"
 
 
 @pytest.mark.parametrize(("name", "overrides"), CASES)
@@ -173,7 +175,7 @@ def test_exact_solution_satisfies_every_condition(name: str, overrides: dict[str
         else:
             residual = condition.residual(fields, where)
         worst = float(residual.abs().max())
-        assert worst <= TOL * scale, f"{name}: {condition.label} residual {worst:.2e}"
+        assert worst <= getattr(module, "RESIDUAL_TOL", TOL) * scale, f"{name}: {condition.label} residual {worst:.2e}"
 
 
 @pytest.mark.parametrize(("name", "overrides"), CASES)
@@ -269,6 +271,7 @@ EXPECTED_REL_L2: dict[str, float] = {
     "poisson_5d": 3e-6,
     "poisson_10d": 1.5e-4,
     "wave_1d": 7e-2,  # measured 2.4e-2 (t1 = 2, three periods of the third mode): long horizons are still hard
+    "allen_cahn": 1.0,  # provisional: set from the measured run
 }
 
 

@@ -540,6 +540,7 @@ class Solver:
         callback: Callable[[Solver, StepRecord], None] | None = None,
         budget_seconds: float | None = None,
         stage_seconds: float | None = None,
+        time_windows: int | None = None,
     ) -> Result:
         """Train stage by stage over ``grid_schedule``, at most ``steps`` optimiser steps per stage.
 
@@ -558,6 +559,9 @@ class Solver:
         saying why; the budget ends the solve (``result.stopped``), a stage limit moves on to the next stage.
         An :class:`~kanpde.pde.refinement.AutoSchedule`'s ``budget_seconds`` is the default budget.
 
+        ``time_windows=n`` (time-dependent problems): time marching over ``n`` equal windows, each initialised by
+        the solution trained on the one before; see :mod:`kanpde.pde.time_windows`.
+
         Returns:
             A :class:`~kanpde.pde.result.Result` with errors against ``exact`` (when given), the history and times
             (also kept as ``solver.result``). Divergence (NaN/inf) stops with the last good parameters.
@@ -569,6 +573,12 @@ class Solver:
             ValueError: a bad ``grid_schedule`` or ``steps``, or a stage that would not fit in memory (estimated
                 before any work, :mod:`kanpde.pde.memory`).
         """
+        if time_windows is not None:
+            from .time_windows import solve_in_windows
+
+            return solve_in_windows(self, time_windows, grid_schedule=grid_schedule, steps=steps, progress=progress,
+                                    rtol=rtol, callback=callback, budget_seconds=budget_seconds,
+                                    stage_seconds=stage_seconds)  # fmt: skip
         policy: AutoSchedule | None = None
         if isinstance(grid_schedule, AutoSchedule):
             policy = grid_schedule
