@@ -223,7 +223,10 @@ def _solve(name: str, **changes: Any) -> kp.Result:
     settings = {**module.SETTINGS, **changes}
     n_interior = settings.get("n_interior")  # None: the solver's default
     solver = kp.Solver(module.make_problem(), width=settings["width"], seed=0, n_interior=n_interior)
-    return solver.solve(grid_schedule=settings["grid_schedule"], steps=settings["steps"], progress=False)
+    windows = settings.get("time_windows")  # time marching (long horizons)
+    return solver.solve(
+        grid_schedule=settings["grid_schedule"], steps=settings["steps"], progress=False, time_windows=windows
+    )
 
 
 @pytest.mark.usefixtures("one_thread")
@@ -287,4 +290,6 @@ def test_recommended_settings_reach_the_expected_error(name: str) -> None:
     assert result.stopped is None, result.stopped
     assert result.rel_l2 is not None and result.rel_l2 < EXPECTED_REL_L2[name], result.summary()
     errors = [s.rel_l2 for s in result.stages]
+    if problems.load(name).SETTINGS.get("time_windows"):  # stages are windows, each with its own error
+        return
     assert errors[-1] <= errors[0] * 1.01, f"grid extension did not lower the error:\n{result.summary()}"

@@ -221,6 +221,7 @@ def solve_in_windows(
     grid_schedule: Sequence[int],
     steps: int,
     budget_seconds: float | None,
+    warm_start: bool = True,
     **options: Any,
 ) -> Result:
     """Solve ``solver.problem`` window by window (see the module docstring); the solver ends up holding the
@@ -232,7 +233,10 @@ def solve_in_windows(
         grid_schedule: the grid sizes of the first window (later windows continue on its last grid).
         steps: optimiser steps per stage.
         budget_seconds: the whole solve's budget, shared out as it goes: each window gets the time left divided
-            by the windows left.
+            by the windows left (a window cut short by its share is marked in its stage, and the next one starts;
+            ``result.stopped`` says so when the whole budget is spent).
+        warm_start: later windows start from the last window's network on its last grid (the default), else
+            from a fresh network through the whole grid schedule.
         options: the other arguments of :meth:`Solver.solve` (``progress``, ``rtol``, ``callback``,
             ``stage_seconds``), passed to every window.
 
@@ -240,10 +244,11 @@ def solve_in_windows(
         The result over the whole interval: errors of the piecewise solution, every window's stages and history
         one after the other (steps and seconds counted from the start), the first stop reason.
     """
-    from .solver import Solver, validate_grid_schedule
+    from .solver import Solver, _seconds, validate_grid_schedule
 
     problem = solver.problem
     n = check_time_windows(problem, time_windows)
+    budget_seconds = _seconds("budget_seconds", budget_seconds)
     if solver._steps_done > 0 or isinstance(solver.approximation, PiecewiseInTime):
         raise ValueError("time_windows needs an untrained solver: build a new kp.Solver for a windowed solve")
     schedule = validate_grid_schedule(grid_schedule)
@@ -260,7 +265,7 @@ def solve_in_windows(
         piece = Solver(window_problem(problem, (edges[j], edges[j + 1]), previous), **settings)
         piece.generator = solver.generator  # one stream of points over the windows
         grids = schedule
-        if last_model is not None:  # start from the last window's network, on its grid
+        if last_model is not None and warm_start:  # start from the last window's network, on its grid
             piece.approximation.model = copy.deepcopy(last_model)
             grids = [schedule[-1]]
         budget = None
@@ -279,9 +284,13 @@ def solve_in_windows(
         ]  # fmt: skip
         result.stages += part.stages
         result.hints += [f"time window {j + 1} of {n} [{edges[j]:g}, {edges[j + 1]:g}]: {h}" for h in part.hints]
-        if part.stopped and result.stopped is None:
+        own_budget = part.stopped is not None and part.stopped.startswith("time budget")  # its share: go on
+        if part.stopped and not own_budget and result.stopped is None:
             result.stopped = f"time window {j + 1} of {n}: {part.stopped}"
         solver._steps_done += piece._steps_done
+    elapsed = time.perf_counter() - start
+    if budget_seconds is not None and elapsed >= budget_seconds and result.stopped is None:
+        result.stopped = f"time budget spent: {elapsed:.1f} s >= budget_seconds={budget_seconds:g}"
     solver.approximation = PiecewiseInTime(trained, edges, problem.space_dim)  # type: ignore[assignment]
     solver.history = list(result.history)
     result.rel_l2, result.max_abs = solver.errors()
