@@ -68,27 +68,53 @@ def _at_time(points: Tensor, t: Tensor | float, column: int) -> Tensor:
     return torch.cat([points[:, :column], t, points[:, column + 1 :]], dim=1)
 
 
-def _end_value(previous: nn.Module, t_start: float, column: int, field: int) -> Callable[[Tensor], Tensor]:
-    """``u_field(x, t_start)`` of the trained ``previous`` window, differentiable in the space columns."""
+class _EndState:
+    """``u(x, t_start)`` and, when ``with_rate``, ``du/dt (x, t_start)`` of the trained ``previous`` window, from one
+    evaluation (differentiable in the space columns).
 
-    def value(points: Tensor) -> Tensor:
-        return previous(_at_time(points, t_start, column))[:, field]
+    The hard constraint's lift evaluates the initial value and the initial velocity at the same points, one after
+    the other: the last points' values are kept (one entry), so each window costs one evaluation of the window
+    before it, and a chain of ``n`` windows costs ``n`` evaluations, not ``2^n``.
+    """
 
-    return value
+    def __init__(self, previous: nn.Module, t_start: float, column: int, with_rate: bool) -> None:
+        self.previous, self.t_start, self.column, self.with_rate = previous, t_start, column, with_rate
+        self._last: tuple[Tensor, bool, Tensor, Tensor | None] | None = None
 
+    def _state(self, points: Tensor) -> tuple[Tensor, Tensor | None]:
+        graph = torch.is_grad_enabled()
+        if self._last is not None and self._last[0] is points and self._last[1] == graph:
+            return self._last[2], self._last[3]
+        if not self.with_rate:
+            value, rate = self.previous(_at_time(points, self.t_start, self.column)), None
+        else:
+            with torch.enable_grad():
+                t = torch.full_like(points[:, self.column : self.column + 1], self.t_start).requires_grad_(True)
+                value = self.previous(_at_time(points, t, self.column))
+                rows = [
+                    torch.autograd.grad(value[:, f].sum(), t, create_graph=graph, retain_graph=True,
+                                        allow_unused=True, materialize_grads=True)[0][:, 0]
+                    for f in range(value.shape[1])
+                ]  # fmt: skip
+            rate = torch.stack(rows, dim=1)
+            if not graph:
+                value, rate = value.detach(), rate.detach()
+        self._last = (points, graph, value, rate)
+        return value, rate
 
-def _end_rate(previous: nn.Module, t_start: float, column: int, field: int) -> Callable[[Tensor], Tensor]:
-    """``d u_field / dt (x, t_start)`` of the trained ``previous`` window (autograd in t), differentiable in x."""
+    def value(self, field: int) -> Callable[[Tensor], Tensor]:
+        """``u_field(x, t_start)`` as a callable on points."""
+        return lambda points: self._state(points)[0][:, field]
 
-    def rate(points: Tensor) -> Tensor:
-        outer = torch.is_grad_enabled()
-        with torch.enable_grad():
-            t = torch.full_like(points[:, column : column + 1], t_start).requires_grad_(True)
-            u = previous(_at_time(points, t, column))[:, field]
-            (du_dt,) = torch.autograd.grad(u.sum(), t, create_graph=outer, allow_unused=True, materialize_grads=True)
-        return du_dt[:, 0] if outer else du_dt[:, 0].detach()
+    def rate(self, field: int) -> Callable[[Tensor], Tensor]:
+        """``d u_field / dt (x, t_start)`` as a callable on points."""
 
-    return rate
+        def rate(points: Tensor) -> Tensor:
+            found = self._state(points)[1]
+            assert found is not None
+            return found[:, field]
+
+        return rate
 
 
 def window_problem(problem: Problem, window: tuple[float, float], previous: nn.Module | None) -> Problem:
@@ -103,17 +129,18 @@ def window_problem(problem: Problem, window: tuple[float, float], previous: nn.M
     out.time = TimeInterval(start, end)
     out.domain = SpaceTime(problem.space, out.time)
     if previous is not None:
-        column = problem.space_dim
+        with_rate = any(isinstance(c, InitialVelocity) for c in problem.conditions)
+        state = _EndState(previous, start, problem.space_dim, with_rate)
         conditions = []
         for condition in problem.conditions:
             if isinstance(condition, Initial):
-                value = _end_value(previous, start, column, condition.field)
                 name = "initial value (previous window)"
-                condition = dataclasses.replace(condition, value=as_expression(value, coords=problem.coords, name=name))
+                value = as_expression(state.value(condition.field), coords=problem.coords, name=name)
+                condition = dataclasses.replace(condition, value=value)
             elif isinstance(condition, InitialVelocity):
-                rate = _end_rate(previous, start, column, condition.field)
                 name = "initial velocity (previous window)"
-                condition = dataclasses.replace(condition, value=as_expression(rate, coords=problem.coords, name=name))
+                value = as_expression(state.rate(condition.field), coords=problem.coords, name=name)
+                condition = dataclasses.replace(condition, value=value)
             conditions.append(condition)
         out.conditions = tuple(conditions)
     out.description = f"{problem.description} (time window [{start:g}, {end:g}])"

@@ -154,3 +154,19 @@ def test_a_bad_budget_is_refused_before_any_window() -> None:
     with pytest.raises(ValueError, match="budget_seconds"):
         solver.solve(grid_schedule=[3], steps=1, progress=False, time_windows=2, budget_seconds=-1)
     assert solver._steps_done == 0
+
+
+def test_evaluating_the_last_window_evaluates_each_earlier_window_once() -> None:
+    # The lift of window j reads u and u_t of window j - 1 at the same points: one evaluation, so a chain of
+    # windows costs one evaluation per window (two per window would cost 2^n).
+    torch.set_num_threads(1)
+    solver = kp.Solver(_wave(2.0), width=[2, 3, 1], seed=0, n_interior=60, n_test=100)
+    solver.solve(grid_schedule=[3], steps=1, progress=False, time_windows=4)
+    calls = []
+    first = solver.approximation.windows[0].model
+    handle = first.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        solver.predict(torch.tensor([[0.5, 1.9]], dtype=F64))
+    finally:
+        handle.remove()
+    assert len(calls) == 1
