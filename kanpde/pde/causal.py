@@ -50,7 +50,8 @@ class CausalWeights:
     """The weight of every time, a step function over ``n_slices`` equal slices of ``[t0, t1]`` (all 1 at first).
 
     Args:
-        t0, t1: the time interval.
+        t0: the start of the time interval.
+        t1: its end.
         n_slices: the number of slices ``M``.
     """
 
