@@ -226,6 +226,7 @@ def solve_command(args: argparse.Namespace) -> int:
     name, module = resolve_problem(args.problem)
     problem = build_problem(module)
     settings, schedule, steps = _settings(module, args)
+    windows = settings.pop("time_windows", None) if args.time_windows is None else args.time_windows
     parameters = _parameter_values(problem, getattr(args, "param", None))
     for key in ("n_interior", "chunk_size", "device"):
         if getattr(args, key) is not None:
@@ -246,7 +247,9 @@ def solve_command(args: argparse.Namespace) -> int:
     if root:
         check_writable(out / "summary.json")  # before solving: an unwritable --out fails now, not after the solve
     try:
-        result = solver.solve(grid_schedule=schedule, steps=steps, progress=root and not args.quiet)
+        result = solver.solve(
+            grid_schedule=schedule, steps=steps, progress=root and not args.quiet, time_windows=windows
+        )
     except KeyboardInterrupt:  # keep what was done: the summary and the field of the last completed step
         if solver.result is None or not root:
             raise
@@ -411,9 +414,10 @@ def bench_command(args: argparse.Namespace) -> int:
     for name in names:
         _, module = resolve_problem(name)
         settings, schedule, steps = _settings(module, args)
+        windows = settings.pop("time_windows", None)  # a problem's SETTINGS may ask for time marching
         start = time.perf_counter()
         result = kp.Solver(build_problem(module), seed=args.seed, **settings).solve(
-            grid_schedule=schedule, steps=steps, progress=False
+            grid_schedule=schedule, steps=steps, progress=False, time_windows=windows
         )
         seconds = time.perf_counter() - start
         baseline = getattr(module, "BASELINE", None)
@@ -459,6 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     solve.add_argument(
         "--distributed", action="store_true", help="shard the points over torchrun's processes (gloo/NCCL)"
+    )
+    solve.add_argument(
+        "--time-windows", type=_positive_int, default=None, help="time marching over N windows (time-dependent)"
     )
     solve.set_defaults(handler=solve_command)
     lister = sub.add_parser("list", help="list the reference problems")

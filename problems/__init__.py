@@ -49,6 +49,7 @@ PROBLEMS: dict[str, str] = {
     "helmholtz_2d": "helmholtz_2d",
     "burgers_1d": "burgers_1d",
     "allen_cahn_kink": "allen_cahn_kink",
+    "allen_cahn": "allen_cahn",
     "poisson_holes": "poisson_holes",
     "heat_multiscale": "heat_multiscale",
     "burgers_raissi": "burgers_raissi",

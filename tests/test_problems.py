@@ -51,6 +51,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "poisson_5d": {"frequency": 2},
     "poisson_10d": {"scale": -0.5},
     "wave_1d": {"speed": 0.5, "amplitude": -0.3, "t1": 3.0},
+    "allen_cahn": {"diffusion": 2e-4, "t1": 0.5},
 }
 CASES = [pytest.param(n, {}, id=f"{n}-default") for n in NAMES] + [
     pytest.param(n, VARIANTS[n], id=f"{n}-variant") for n in NAMES if VARIANTS.get(n)
@@ -154,7 +155,8 @@ def test_exact_solution_satisfies_the_pde(name: str, overrides: dict[str, Any]) 
     fields, scale = _exact_fields(module, problem, points, overrides)
     residual = problem.residual(fields)
     assert residual.shape[0] == len(points)
-    assert float(residual.abs().max()) <= TOL * scale, f"{name}: max |residual| {residual.abs().max():.2e}"
+    tol = getattr(module, "RESIDUAL_TOL", TOL)  # a numerical reference meets the PDE to its discretisation error
+    assert float(residual.abs().max()) <= tol * scale, f"{name}: max |residual| {residual.abs().max():.2e}"
 
 
 @pytest.mark.parametrize(("name", "overrides"), CASES)
@@ -173,7 +175,7 @@ def test_exact_solution_satisfies_every_condition(name: str, overrides: dict[str
         else:
             residual = condition.residual(fields, where)
         worst = float(residual.abs().max())
-        assert worst <= TOL * scale, f"{name}: {condition.label} residual {worst:.2e}"
+        assert worst <= getattr(module, "RESIDUAL_TOL", TOL) * scale, f"{name}: {condition.label} residual {worst:.2e}"
 
 
 @pytest.mark.parametrize(("name", "overrides"), CASES)
@@ -221,7 +223,10 @@ def _solve(name: str, **changes: Any) -> kp.Result:
     settings = {**module.SETTINGS, **changes}
     n_interior = settings.get("n_interior")  # None: the solver's default
     solver = kp.Solver(module.make_problem(), width=settings["width"], seed=0, n_interior=n_interior)
-    return solver.solve(grid_schedule=settings["grid_schedule"], steps=settings["steps"], progress=False)
+    windows = settings.get("time_windows")  # time marching (long horizons)
+    return solver.solve(
+        grid_schedule=settings["grid_schedule"], steps=settings["steps"], progress=False, time_windows=windows
+    )
 
 
 @pytest.mark.usefixtures("one_thread")
@@ -269,6 +274,7 @@ EXPECTED_REL_L2: dict[str, float] = {
     "poisson_5d": 3e-6,
     "poisson_10d": 1.5e-4,
     "wave_1d": 7e-2,  # measured 2.4e-2 (t1 = 2, three periods of the third mode): long horizons are still hard
+    "allen_cahn": 7e-2,  # measured 2.4e-2 with 5 time windows (budget 700 s); one space-time network: 0.48
 }
 
 
@@ -284,4 +290,6 @@ def test_recommended_settings_reach_the_expected_error(name: str) -> None:
     assert result.stopped is None, result.stopped
     assert result.rel_l2 is not None and result.rel_l2 < EXPECTED_REL_L2[name], result.summary()
     errors = [s.rel_l2 for s in result.stages]
+    if problems.load(name).SETTINGS.get("time_windows"):  # stages are windows, each with its own error
+        return
     assert errors[-1] <= errors[0] * 1.01, f"grid extension did not lower the error:\n{result.summary()}"

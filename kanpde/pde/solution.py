@@ -74,7 +74,9 @@ class Solution:
         history: Sequence[StepRecord] = (),
         result: Result | None = None,
     ) -> None:
-        if not isinstance(approximation, Approximation):
+        from .time_windows import PiecewiseInTime  # a time-marching solve: one approximation per window
+
+        if not isinstance(approximation, (Approximation, PiecewiseInTime)):
             raise TypeError(f"approximation must be a kanpde Approximation, got {type(approximation).__name__}")
         if not isinstance(problem, Problem):
             raise TypeError(f"problem must be a kanpde problem (kp.Poisson, kp.PDE, ...), got {type(problem).__name__}")
@@ -93,6 +95,20 @@ class Solution:
         )  # fmt: skip
 
     # -- what it is --------------------------------------------------------------------------------------------
+    @property
+    def windows(self) -> int:
+        """Time windows of the solve that made it (1 without ``time_windows``): the solution is piecewise in time,
+        one network per window."""
+        return len(getattr(self.approximation, "windows", ())) or 1
+
+    def _one_network(self, what: str) -> None:
+        """Refuse ``what`` for a piecewise-in-time solution, which no single network or formula describes."""
+        if self.windows > 1:
+            raise ValueError(
+                f"{what} needs one network, but this solution is piecewise in time ({self.windows} time windows): "
+                "predict, errors, plots and exports cover the whole interval; solve without time_windows for it"
+            )
+
     @property
     def model(self) -> KAN:
         """The KAN (on coordinates scaled to [-1, 1])."""
@@ -279,6 +295,7 @@ class Solution:
         ``field="a"``: the formula of the identified unknown field ``a`` (:func:`kanpde.symbolic.field_formula`)."""
         from ..symbolic.solution import field_formula, solution_formula
 
+        self._one_network("symbolic()")
         if field is not None:
             return field_formula(self, field, **options)
         return solution_formula(self, **options).expr

@@ -269,6 +269,7 @@ class Solver(StageTraining):
         callback: Callable[[Solver, StepRecord], None] | None = None,
         budget_seconds: float | None = None,
         stage_seconds: float | None = None,
+        time_windows: int | None = None,
     ) -> Result:
         """Train stage by stage over ``grid_schedule``, at most ``steps`` optimiser steps per stage.
 
@@ -287,6 +288,9 @@ class Solver(StageTraining):
         saying why; the budget ends the solve (``result.stopped``), a stage limit moves on to the next stage.
         An :class:`~kanpde.pde.refinement.AutoSchedule`'s ``budget_seconds`` is the default budget.
 
+        ``time_windows=n`` (time-dependent problems): time marching over ``n`` equal windows, each initialised by
+        the solution trained on the one before; see :mod:`kanpde.pde.time_windows`.
+
         Returns:
             A :class:`~kanpde.pde.result.Result` with errors against ``exact`` (when given), the history and times
             (also kept as ``solver.result``). Divergence (NaN/inf) stops with the last good parameters.
@@ -298,6 +302,15 @@ class Solver(StageTraining):
             ValueError: a bad ``grid_schedule`` or ``steps``, or a stage that would not fit in memory (estimated
                 before any work, :mod:`kanpde.pde.memory`).
         """
+        if time_windows is not None:
+            from .time_windows import solve_in_windows
+
+            if isinstance(grid_schedule, (str, AutoSchedule)):
+                raise ValueError("time_windows needs a list of grid sizes as grid_schedule, not 'auto'")
+            return solve_in_windows(self, time_windows, grid_schedule=grid_schedule, steps=steps, progress=progress,
+                                    rtol=rtol, callback=callback, budget_seconds=budget_seconds,
+                                    stage_seconds=stage_seconds)  # fmt: skip
+        self._view()._one_network("solve() again")  # a windowed solve is continued window by window, not here
         policy: AutoSchedule | None = None
         if isinstance(grid_schedule, AutoSchedule):
             policy = grid_schedule
@@ -397,6 +410,7 @@ class Solver(StageTraining):
         """
         from ..io.checkpoint import save_checkpoint
 
+        self._view()._one_network("save()")
         return save_checkpoint(self, path)
 
     @classmethod

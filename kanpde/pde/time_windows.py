@@ -1,0 +1,334 @@
+"""Time marching: a time-dependent problem solved window by window (``solve(time_windows=n)``).
+
+The interval ``[t0, t1]`` is cut into ``n`` equal windows. Window ``j`` is the same problem on
+``[t_j, t_{j+1}]`` whose initial value is the solution trained on window ``j - 1`` at ``t_j`` (and, for a problem
+second order in time, whose initial velocity is that solution's ``u_t`` at ``t_j``). Its network starts as a copy of
+window ``j - 1``'s (on the last grid of the schedule), so the first window runs the whole grid schedule and each
+later one the stage of its last grid. The trained windows form one piecewise solution over the whole interval
+(:class:`PiecewiseInTime`), which the solver then predicts, exports and plots with.
+
+Why: a space-time network trained on a long interval tends to fit a wrong, slowly varying solution that meets the
+PDE almost everywhere but has lost the initial value (the PDE residual alone does not propagate information from
+``t0`` forward). A short window is a short-horizon problem, which the solver does solve; its end value is the next
+window's initial value. Errors accumulate from window to window, so each window should be solved well (see
+docs/guide/solver.md, "Long time horizons", for measurements).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import numbers
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+import torch
+from torch import Tensor, nn
+
+from .conditions import Initial, InitialVelocity
+from .expressions import as_expression
+from .fields import FieldJet, JetRequest
+from .result import Result
+from .spacetime import SpaceTime, TimeInterval
+
+if TYPE_CHECKING:
+    from ..kan import KAN
+    from .approximation import Approximation
+    from .problem import Problem
+    from .solver import Solver
+
+__all__ = ["PiecewiseInTime", "check_time_windows", "window_problem", "solve_in_windows"]
+
+
+def check_time_windows(problem: Problem, time_windows: object) -> int:
+    """``time_windows`` as a positive integer for a problem it applies to.
+
+    Raises:
+        TypeError: ``time_windows`` is not an integer.
+        ValueError: it is below 1, or the problem has no time interval, has parameters, unknowns or observations
+            (their data span the whole interval).
+    """
+    if isinstance(time_windows, bool) or not isinstance(time_windows, numbers.Integral):
+        raise TypeError(f"time_windows must be a positive integer (the number of time windows), got {time_windows!r}")
+    if time_windows < 1:
+        raise ValueError(f"time_windows must be a positive integer (the number of time windows), got {time_windows}")
+    if problem.time is None:
+        raise ValueError("time_windows needs a time-dependent problem (time=(t0, t1)); this problem has no time")
+    if problem.parameters or problem.unknowns or problem.data:
+        raise ValueError(
+            "time_windows does not apply to problems with parameters, unknowns or observations (data=...): solve "
+            "them on the whole interval"
+        )
+    return int(time_windows)
+
+
+def _at_time(points: Tensor, t: Tensor | float, column: int) -> Tensor:
+    """``points`` with column ``column`` (time) replaced by ``t`` (a number or a ``(n, 1)`` tensor)."""
+    if not isinstance(t, Tensor):
+        t = torch.full_like(points[:, column : column + 1], t)
+    return torch.cat([points[:, :column], t, points[:, column + 1 :]], dim=1)
+
+
+class _EndState:
+    """``u(x, t_start)`` and, when ``with_rate``, ``du/dt (x, t_start)`` of the trained ``previous`` window, from one
+    evaluation (differentiable in the space columns).
+
+    The hard constraint's lift evaluates the initial value and the initial velocity at the same points, one after
+    the other: the last points' values are kept (one entry), so each window costs one evaluation of the window
+    before it, and a chain of ``n`` windows costs ``n`` evaluations, not ``2^n``.
+    """
+
+    def __init__(self, previous: nn.Module, t_start: float, column: int, with_rate: bool) -> None:
+        self.previous, self.t_start, self.column, self.with_rate = previous, t_start, column, with_rate
+        self._last: tuple[Tensor, bool, Tensor, Tensor | None] | None = None
+
+    def _state(self, points: Tensor) -> tuple[Tensor, Tensor | None]:
+        graph = torch.is_grad_enabled()
+        if self._last is not None and self._last[0] is points and self._last[1] == graph:
+            return self._last[2], self._last[3]
+        if not self.with_rate:
+            value, rate = self.previous(_at_time(points, self.t_start, self.column)), None
+        else:
+            with torch.enable_grad():
+                t = torch.full_like(points[:, self.column : self.column + 1], self.t_start).requires_grad_(True)
+                value = self.previous(_at_time(points, t, self.column))
+                rows = [
+                    torch.autograd.grad(value[:, f].sum(), t, create_graph=graph, retain_graph=True,
+                                        allow_unused=True, materialize_grads=True)[0][:, 0]
+                    for f in range(value.shape[1])
+                ]  # fmt: skip
+            rate = torch.stack(rows, dim=1)
+            if not graph:
+                value, rate = value.detach(), rate.detach()
+        self._last = (points, graph, value, rate)
+        return value, rate
+
+    def value(self, field: int) -> Callable[[Tensor], Tensor]:
+        """``u_field(x, t_start)`` as a callable on points."""
+        return lambda points: self._state(points)[0][:, field]
+
+    def rate(self, field: int) -> Callable[[Tensor], Tensor]:
+        """``d u_field / dt (x, t_start)`` as a callable on points."""
+
+        def rate(points: Tensor) -> Tensor:
+            found = self._state(points)[1]
+            assert found is not None
+            return found[:, field]
+
+        return rate
+
+
+def window_problem(problem: Problem, window: tuple[float, float], previous: nn.Module | None) -> Problem:
+    """``problem`` on the time window ``(t_start, t_end)``.
+
+    With ``previous`` (the trained approximation of the window before), every initial value is
+    ``previous(x, t_start)`` and every initial velocity ``d previous / dt (x, t_start)``; without it the problem's
+    own initial data are kept (the first window). The PDE, boundary conditions and exact solution are the problem's.
+    """
+    start, end = float(window[0]), float(window[1])
+    out = copy.copy(problem)
+    out.time = TimeInterval(start, end)
+    out.domain = SpaceTime(problem.space, out.time)
+    if previous is not None:
+        with_rate = any(isinstance(c, InitialVelocity) for c in problem.conditions)
+        state = _EndState(previous, start, problem.space_dim, with_rate)
+        conditions = []
+        for condition in problem.conditions:
+            if isinstance(condition, Initial):
+                name = "initial value (previous window)"
+                value = as_expression(state.value(condition.field), coords=problem.coords, name=name)
+                condition = dataclasses.replace(condition, value=value)
+            elif isinstance(condition, InitialVelocity):
+                name = "initial velocity (previous window)"
+                value = as_expression(state.rate(condition.field), coords=problem.coords, name=name)
+                condition = dataclasses.replace(condition, value=value)
+            conditions.append(condition)
+        out.conditions = tuple(conditions)
+    out.description = f"{problem.description} (time window [{start:g}, {end:g}])"
+    return out
+
+
+class PiecewiseInTime(nn.Module):
+    """The solutions of consecutive time windows as one function of space and time.
+
+    Window ``j`` covers ``[edges[j], edges[j + 1]]``; a point at an inner edge belongs to the later window (whose
+    initial value there is the earlier one's end value); points outside ``[edges[0], edges[-1]]`` go to the first
+    or last window.
+
+    Args:
+        windows: the trained approximations, in time order.
+        edges: ``len(windows) + 1`` increasing times.
+        column: the time column of the points.
+
+    Shapes:
+        forward: ``(n_points, n_coords) -> (n_points, n_fields)``.
+    """
+
+    def __init__(self, windows: Sequence[nn.Module], edges: Sequence[float], column: int) -> None:
+        super().__init__()
+        if len(edges) != len(windows) + 1:
+            raise ValueError(f"edges must hold one more time than windows, got {len(edges)} and {len(windows)}")
+        self.windows = nn.ModuleList(windows)
+        self.edges = [float(e) for e in edges]
+        self.column = column
+
+    @property
+    def model(self) -> Any:
+        """The last window's KAN (the network that training ended with)."""
+        return self.windows[-1].model
+
+    @property
+    def constraint(self) -> Any:
+        """The last window's hard constraint, or None."""
+        return self.windows[-1].constraint
+
+    def window_index(self, points: Tensor) -> Tensor:
+        """The window of each point, ``(n_points,)`` integers in ``0 ... n_windows - 1``."""
+        inner = torch.as_tensor(self.edges[1:-1], dtype=points.dtype, device=points.device)
+        return torch.bucketize(points[:, self.column].contiguous(), inner, right=True)
+
+    def _pieces(self, points: Tensor, evaluate: Callable[[nn.Module, Tensor], Tensor]) -> Tensor:
+        index = self.window_index(points)
+        out: Tensor | None = None
+        for j, window in enumerate(self.windows):
+            mask = index == j
+            if not bool(mask.any()):
+                continue
+            part = evaluate(window, points[mask])
+            if out is None:
+                out = part.new_zeros((len(points), *part.shape[1:]))
+            out = out.index_put((mask.nonzero()[:, 0],), part)
+        assert out is not None or len(points) == 0
+        return out if out is not None else evaluate(self.windows[0], points)
+
+    def forward(self, points: Tensor) -> Tensor:
+        return self._pieces(points, lambda window, p: window(p))
+
+    def _window(self, j: int) -> Approximation:
+        """Window ``j``'s approximation (typed: ``nn.ModuleList`` holds plain modules)."""
+        return cast("Approximation", self.windows[j])
+
+    def normalized(self, points: Tensor) -> Tensor:
+        """The points in the last window's network coordinates (as :meth:`Approximation.normalized`)."""
+        return self._window(-1).normalized(points)
+
+    def field_jet(
+        self, points: Tensor, request: JetRequest, constraint_jets: Any = None, *, composable: bool = False
+    ) -> FieldJet:
+        """Values and derivatives of the window each point lies in (``constraint_jets`` is not used: every window
+        computes its own)."""
+        parts = ("value", "grad", "lap", "hess")
+        index = self.window_index(points)
+        jets = []
+        for j in range(len(self.windows)):
+            mask = index == j
+            if bool(mask.any()):
+                jet = self._window(j).field_jet(points[mask], request, composable=composable)
+                jets.append((mask.nonzero()[:, 0], jet))
+        first = jets[0][1]
+        merged: dict[str, Tensor | None] = {}
+        for name in parts:
+            if getattr(first, name) is None:
+                merged[name] = None
+                continue
+            out = getattr(first, name).new_zeros((len(points), *getattr(first, name).shape[1:]))
+            for rows, jet in jets:
+                out = out.index_put((rows,), getattr(jet, name))
+            merged[name] = out
+        assert merged["value"] is not None
+        return FieldJet(merged["value"], merged["grad"], merged["lap"], merged["hess"], first.laplacian_dims)
+
+
+def _frozen(approximation: nn.Module) -> nn.Module:
+    """A copy of a trained window's approximation that training later windows cannot change."""
+    out = copy.deepcopy(approximation)
+    for p in out.parameters():
+        p.requires_grad_(False)
+    return out
+
+
+def solve_in_windows(
+    solver: Solver,
+    time_windows: int,
+    *,
+    grid_schedule: Sequence[int],
+    steps: int,
+    budget_seconds: float | None,
+    warm_start: bool = True,
+    **options: Any,
+) -> Result:
+    """Solve ``solver.problem`` window by window (see the module docstring); the solver ends up holding the
+    piecewise solution (``solver.approximation`` is a :class:`PiecewiseInTime`).
+
+    Args:
+        solver: a solver of a time-dependent problem that has not been trained yet.
+        time_windows: the number of windows.
+        grid_schedule: the grid sizes of the first window (later windows continue on its last grid).
+        steps: optimiser steps per stage.
+        budget_seconds: the whole solve's budget, shared out as it goes: each window gets the time left divided
+            by the windows left (a window cut short by its share is marked in its stage, and the next one starts;
+            ``result.stopped`` says so when the whole budget is spent).
+        warm_start: later windows start from the last window's network on its last grid (the default), else
+            from a fresh network through the whole grid schedule.
+        options: the other arguments of :meth:`Solver.solve` (``progress``, ``rtol``, ``callback``,
+            ``stage_seconds``), passed to every window.
+
+    Returns:
+        The result over the whole interval: errors of the piecewise solution, every window's stages and history
+        one after the other (steps and seconds counted from the start), the first stop reason.
+    """
+    from .solver import Solver, _seconds, validate_grid_schedule
+
+    problem = solver.problem
+    n = check_time_windows(problem, time_windows)
+    budget_seconds = _seconds("budget_seconds", budget_seconds)
+    if solver._steps_done > 0 or isinstance(solver.approximation, PiecewiseInTime):
+        raise ValueError("time_windows needs an untrained solver: build a new kp.Solver for a windowed solve")
+    schedule = validate_grid_schedule(grid_schedule)
+    assert problem.time is not None
+    t0, t1 = problem.time.t0, problem.time.t1
+    edges = [t0 + (t1 - t0) * j / n for j in range(n)] + [t1]
+    settings = solver.settings()
+    start = time.perf_counter()
+    trained: list[nn.Module] = []
+    last_model: KAN | None = None
+    result = Result(None, None)
+    for j in range(n):
+        previous = trained[-1] if trained else None
+        piece = Solver(window_problem(problem, (edges[j], edges[j + 1]), previous), **settings)
+        piece.state.generator = solver.state.generator  # one stream of points over the windows
+        grids = schedule
+        if last_model is not None and warm_start:  # start from the last window's network, on its grid
+            piece.approximation.model = copy.deepcopy(last_model)
+            grids = [schedule[-1]]
+        budget = None
+        if budget_seconds is not None:
+            left = budget_seconds - (time.perf_counter() - start)
+            budget = max(left, 1e-3) / (n - j)
+        part = piece.solve(grid_schedule=grids, steps=steps, budget_seconds=budget, **options)
+        last_model = piece.model
+        trained.append(_frozen(piece.approximation))
+        offset_steps = result.history[-1].step + 1 if result.history else 0
+        offset_seconds = time.perf_counter() - start - part.seconds
+        result.history += [
+            dataclasses.replace(h, step=h.step + offset_steps, stage=h.stage + len(result.stages),
+                                seconds=h.seconds + offset_seconds)
+            for h in part.history
+        ]  # fmt: skip
+        result.stages += part.stages
+        result.hints += [f"time window {j + 1} of {n} [{edges[j]:g}, {edges[j + 1]:g}]: {h}" for h in part.hints]
+        own_budget = part.stopped is not None and part.stopped.startswith("time budget")  # its share: go on
+        if part.stopped and not own_budget and result.stopped is None:
+            result.stopped = f"time window {j + 1} of {n}: {part.stopped}"
+        solver._steps_done += piece._steps_done
+    elapsed = time.perf_counter() - start
+    if budget_seconds is not None and elapsed >= budget_seconds and result.stopped is None:
+        result.stopped = f"time budget spent: {elapsed:.1f} s >= budget_seconds={budget_seconds:g}"
+    solver.state.approximation = PiecewiseInTime(trained, edges, problem.space_dim)  # type: ignore[assignment]
+    solver.history = list(result.history)
+    result.rel_l2, result.max_abs = solver.errors()
+    result.seconds = time.perf_counter() - start
+    solver.result = result
+    result.solution = solver.solution
+    return result
