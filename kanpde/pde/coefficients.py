@@ -20,7 +20,7 @@ coefficient that is itself unknown (a second network) plugs in there by returnin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -155,7 +155,7 @@ class Diffusion:
                 out = out + term * u.d(c)
         return out
 
-    def sympy_divergence(self, u: sympy.Expr, by_name: dict[str, sympy.Symbol]) -> sympy.Expr | None:
+    def sympy_divergence(self, u: sympy.Expr, by_name: Mapping[str, sympy.Symbol]) -> sympy.Expr | None:
         """The same operator on a sympy formula ``u`` (None when a coefficient is a callable)."""
         space = [by_name[c] for c in self.space]
 

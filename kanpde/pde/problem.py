@@ -15,16 +15,17 @@ import dataclasses
 import numbers
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import sympy
 import torch
 from torch import Tensor
 
 from .coefficients import make_diffusion
 from .conditions import AbstractCondition, Initial, InitialVelocity
 from .expressions import Expression, ExpressionLike, as_expression, coordinate_names
-from .fields import Fields
+from .fields import Fields, is_space_name
 from .geometry import AbstractGeometry
 from .parameters import Parameter, ParameterProduct, check_parameters
 from .spacetime import SpaceTime, TimeInterval
@@ -207,6 +208,21 @@ class Problem:
         """The PDE residual at the points of ``u``, shape ``(n_points,)`` or ``(n_points, n_equations)``."""
         return self._residual(u)
 
+    def sympy_residual(self, u: sympy.Expr, symbols: Mapping[str, sympy.Symbol]) -> sympy.Expr | None:
+        """The PDE residual of the formula ``u`` (in ``symbols``, one per coordinate name), or None when it has
+        no sympy form (callables, several fields). This is the residual callable applied to
+        :class:`~kanpde.pde.symbolic_fields.SymbolicFields`; the problem classes that build their residual from
+        values say it directly. Verification (:mod:`kanpde.symbolic.verify`) asks the problem for it."""
+        from .symbolic_fields import SymbolicFields
+
+        if self.n_fields != 1:
+            return None
+        try:
+            value = self.residual(SymbolicFields(u, [symbols[c] for c in self.coords], self.coords))  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - a residual written with torch functions: checked numerically
+            return None
+        return value if isinstance(value, sympy.Expr) else None
+
     def exact_values(self, points: Tensor) -> Tensor | None:
         """The exact solution at ``points`` ``(n_points, n_coords) -> (n_points, n_fields)``, or None."""
         if self.exact is None:
@@ -287,6 +303,13 @@ class Poisson(Problem):
             parameters=parameters,
         )
 
+    def sympy_residual(self, u: sympy.Expr, symbols: Mapping[str, sympy.Symbol]) -> sympy.Expr | None:
+        """``-div(k grad u) - f`` of the formula ``u`` (None when ``f`` or ``k`` is a callable)."""
+        from .symbolic_fields import sympy_value
+
+        f, flux = sympy_value(self.f, symbols), self.diffusion.sympy_divergence(u, symbols)
+        return None if f is None or flux is None else -flux - f
+
     def check_data(self, points: Tensor) -> None:
         """As :meth:`Problem.check_data`, and the coefficient must be positive (definite) at ``points``."""
         super().check_data(points)
@@ -345,6 +368,13 @@ class Heat(Problem):
             unknowns=unknowns,
             parameters=parameters,
         )
+
+    def sympy_residual(self, u: sympy.Expr, symbols: Mapping[str, sympy.Symbol]) -> sympy.Expr | None:
+        """``u_t - div(k grad u) - f`` of the formula ``u`` (None when ``f`` or ``k`` is a callable)."""
+        from .symbolic_fields import sympy_value
+
+        f, flux = sympy_value(self.f, symbols), self.diffusion.sympy_divergence(u, symbols)
+        return None if flux is None or f is None else sympy.diff(u, symbols["t"]) - flux - f
 
     def check_data(self, points: Tensor) -> None:
         """As :meth:`Problem.check_data`, and the diffusivity must be positive (definite) at ``points``."""
@@ -415,6 +445,15 @@ class Wave(Problem):
             unknowns=unknowns,
             parameters=parameters,
         )
+
+    def sympy_residual(self, u: sympy.Expr, symbols: Mapping[str, sympy.Symbol]) -> sympy.Expr | None:
+        """``u_tt - c^2 Laplace(u) - f`` of the formula ``u`` (None when ``c`` or ``f`` is a callable)."""
+        from .symbolic_fields import sympy_value
+
+        space = [symbols[c] for c in self.coords if is_space_name(c)]  # not t, not parameters
+        laplacian = sympy.Add(*[sympy.diff(u, s, 2) for s in space])
+        c, f = sympy_value(self.speed, symbols), sympy_value(self.f, symbols)
+        return None if c is None or f is None else sympy.diff(u, symbols["t"], 2) - c**2 * laplacian - f
 
     def check_data(self, points: Tensor) -> None:
         """As :meth:`Problem.check_data`, and the speed must be positive at ``points``."""

@@ -34,8 +34,8 @@ import sympy
 import torch
 from torch import Tensor
 
-from ..pde.fields import is_space_name
 from ..pde.safe_expr import to_sympy
+from ..pde.symbolic_fields import SymbolicFields, sympy_value
 from .simplify import Timeout
 from .simplify import time_limit as deadline
 
@@ -255,78 +255,6 @@ def is_zero(
 # -- symbolic residuals ------------------------------------------------------------------------------------------
 
 
-class SymbolicFields:
-    """A sympy stand-in for :class:`~kanpde.pde.fields.Fields`: ``u.value``, ``u.x``, ``u.xx``, ``u.laplacian``,
-    ``u.grad`` (a 1-row Matrix), ``u.d(...)``, ``u.coord(...)`` are sympy expressions of the formula."""
-
-    def __init__(self, expr: sympy.Expr, symbols: Sequence[sympy.Symbol], coords: Sequence[str]) -> None:
-        self._expr, self._symbols, self.coords = expr, dict(zip(coords, symbols)), tuple(coords)
-        self._space = [self._symbols[c] for c in self.coords if is_space_name(c)]
-
-    def __getitem__(self, field: int) -> SymbolicFields:
-        if field not in (0, -1):
-            raise IndexError("a formula has one field")
-        return self
-
-    @property
-    def value(self) -> sympy.Expr:
-        return self._expr
-
-    def coord(self, name: str) -> sympy.Symbol:
-        return self._symbols[name]
-
-    @property
-    def grad(self) -> sympy.Matrix:
-        return sympy.Matrix([[sympy.diff(self._expr, s) for s in self._space]])
-
-    @property
-    def laplacian(self) -> sympy.Expr:
-        return sympy.Add(*[sympy.diff(self._expr, s, 2) for s in self._space])
-
-    def d(self, *names: str) -> sympy.Expr:
-        return sympy.diff(self._expr, *[self._symbols[n] for n in names]) if names else self._expr
-
-    def __getattr__(self, name: str) -> sympy.Expr:
-        from ..pde.fields import split_coordinates  # u.xy, and u.x1x2 beyond 3-D
-
-        names = split_coordinates(name, self.__dict__.get("coords", ()))
-        if names is not None:
-            return self.d(*names)
-        raise AttributeError(name)
-
-
-def _sympy_value(expression: Any, by_name: dict[str, sympy.Symbol]) -> sympy.Expr | None:
-    """A problem value (an Expression) as sympy in our symbols, or None for a callable."""
-    value = getattr(expression, "sympy_expr", None)
-    if value is None:
-        return None
-    return value.xreplace({s: by_name[s.name] for s in value.free_symbols if s.name in by_name})
-
-
-def _pde_residual(problem: Problem, u: sympy.Expr, by_name: dict[str, sympy.Symbol]) -> sympy.Expr | None:
-    from ..pde.problem import PDE, Heat, Poisson, Wave
-
-    if isinstance(problem, Poisson):
-        f = _sympy_value(problem.f, by_name)
-        flux = problem.diffusion.sympy_divergence(u, by_name)  # -div(k grad u) = -Laplace(u) for k = 1
-        return None if f is None or flux is None else -flux - f
-    if isinstance(problem, Heat):
-        f, flux = _sympy_value(problem.f, by_name), problem.diffusion.sympy_divergence(u, by_name)
-        return None if flux is None or f is None else sympy.diff(u, by_name["t"]) - flux - f
-    if isinstance(problem, Wave):
-        space = [by_name[c] for c in problem.coords if is_space_name(c)]  # not t, not parameters
-        laplacian = sympy.Add(*[sympy.diff(u, s, 2) for s in space])
-        c, f = _sympy_value(problem.speed, by_name), _sympy_value(problem.f, by_name)
-        return None if c is None or f is None else sympy.diff(u, by_name["t"], 2) - c**2 * laplacian - f
-    if isinstance(problem, PDE) and problem.n_fields == 1:
-        try:
-            value = problem.residual(SymbolicFields(u, [by_name[c] for c in problem.coords], problem.coords))  # type: ignore[arg-type]
-        except Exception:  # noqa: BLE001 - a residual written with torch functions: checked numerically
-            return None
-        return value if isinstance(value, sympy.Expr) else None
-    return None
-
-
 def _sides(problem: Problem, on: Any) -> list[tuple[int, bool]] | None:
     """``(axis, is_max)`` of the box sides a condition covers, or None when they are not box sides."""
     from ..pde.shapes import Box
@@ -351,13 +279,13 @@ def _condition_residuals(
     from ..pde.shapes import Box
 
     if isinstance(condition, Initial):
-        value = _sympy_value(condition.value, by_name)
+        value = sympy_value(condition.value, by_name)
         if value is None or problem.time is None:
             return None, False
         t0 = sympy.nsimplify(problem.time.t0, rational=True)
         return [(u - value).subs(by_name["t"], t0)], False
     if isinstance(condition, InitialVelocity):
-        value = _sympy_value(condition.value, by_name)
+        value = sympy_value(condition.value, by_name)
         if value is None or problem.time is None:
             return None, False
         t0 = sympy.nsimplify(problem.time.t0, rational=True)
@@ -371,7 +299,7 @@ def _condition_residuals(
         return [u.subs(s, lo) - u.subs(s, hi), du.subs(s, lo) - du.subs(s, hi)], False
     sides = _sides(problem, condition.on)
     if sides is None:
-        value = _sympy_value(condition.value, by_name) if isinstance(condition, Dirichlet) else None
+        value = sympy_value(condition.value, by_name) if isinstance(condition, Dirichlet) else None
         return (None, False) if value is None else ([u - value], True)
     space = problem.space
     assert isinstance(space, Box)
@@ -381,13 +309,13 @@ def _condition_residuals(
         at = sympy.nsimplify(space.upper[axis] if is_max else space.lower[axis], rational=True)
         normal_derivative = (1 if is_max else -1) * sympy.diff(u, s)
         if isinstance(condition, Dirichlet):
-            value = _sympy_value(condition.value, by_name)
+            value = sympy_value(condition.value, by_name)
             residual = None if value is None else u - value
         elif isinstance(condition, Neumann):
-            flux = _sympy_value(condition.flux, by_name)
+            flux = sympy_value(condition.flux, by_name)
             residual = None if flux is None else normal_derivative - flux
         elif isinstance(condition, Robin):
-            a, b, v = (_sympy_value(e, by_name) for e in (condition.alpha, condition.beta, condition.value))
+            a, b, v = (sympy_value(e, by_name) for e in (condition.alpha, condition.beta, condition.value))
             residual = None if a is None or b is None or v is None else a * u + b * normal_derivative - v
         else:
             return None, False
@@ -504,7 +432,7 @@ def verify_formula(
         pde_max = _max_abs(problem.residual(_fields(fn, interior, problem.coords, request)))
     except (RuntimeError, ValueError) as err:
         raise ValueError(f"the formula cannot be evaluated in the domain: {err}") from None
-    pde = check("pde", _pde_wrapped(_pde_residual(problem, expr, by_name)), exact_points, pde_max)
+    pde = check("pde", _pde_wrapped(problem.sympy_residual(expr, by_name)), exact_points, pde_max)
     conditions = []
     for k, condition in enumerate(problem.conditions):
         max_abs = _numerical_condition(problem, condition, fn, n_points, seed + 2 + k)
@@ -517,7 +445,7 @@ def verify_formula(
             exact_values = problem.exact_values(interior)
         assert exact_values is not None
         error = _max_abs(fn(interior) - exact_values[:, 0])
-        exact_expr = _sympy_value(problem.exact[0], by_name)
+        exact_expr = sympy_value(problem.exact[0], by_name)
         exact = check("exact", None if exact_expr is None else [expr - exact_expr], exact_points, error)
     network_rel = None
     if network is not None:

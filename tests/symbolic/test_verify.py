@@ -103,3 +103,21 @@ def test_is_zero_needs_a_rewrite_or_thirty_digits() -> None:
     assert is_zero(sympy.sin(2 * X) - 2 * sympy.sin(X) * sympy.cos(X), [X], points)[0] is True
     assert is_zero(sympy.sin(X) - sympy.sin(X * sympy.Float(1 + 1e-15)), [X], points)[0] is False
     assert simplifies_to_zero(sympy.exp(X) * sympy.exp(-X) - 1) is True
+
+
+def test_each_problem_says_its_residual_in_sympy() -> None:
+    x, y, t = sympy.symbols("x y t")
+    symbols = {"x": x, "y": y, "t": t}
+    square = kp.Rectangle((0, 0), (1, 1))
+    poisson = kp.Poisson(square, f="2*pi**2*sin(pi*x)*sin(pi*y)", bcs=[kp.Dirichlet(0)])
+    assert sympy.simplify(poisson.sympy_residual(sympy.sin(sympy.pi * x) * sympy.sin(sympy.pi * y), symbols)) == 0
+    heat = kp.Heat(kp.Interval(0, 1), time=(0, 1), diffusivity="1 + x", initial="x", bcs=[kp.Dirichlet("x")])
+    assert sympy.simplify(heat.sympy_residual(x * t, symbols) - (x - 1 * t)) == 0  # u_t - d/dx((1 + x) u_x) = x - t
+    wave = kp.Wave(kp.Interval(0, 1), time=(0, 1), speed=2, initial="sin(pi*x)", bcs=[kp.Dirichlet(0)])
+    standing = sympy.sin(sympy.pi * x) * sympy.cos(2 * sympy.pi * t)
+    assert sympy.simplify(wave.sympy_residual(standing, symbols)) == 0
+    burgers = kp.PDE(kp.Interval(-1, 1), lambda u: u.t + u.value * u.x - u.xx, time=(0, 1), initial="0",
+                     bcs=[kp.Dirichlet(0)])  # fmt: skip
+    assert sympy.simplify(burgers.sympy_residual(x * t, symbols) - (x + x * t**2)) == 0
+    with_torch = kp.PDE(kp.Interval(-1, 1), lambda u: torch.sin(u.value) - u.xx, bcs=[kp.Dirichlet(0)])
+    assert with_torch.sympy_residual(x, symbols) is None  # a torch function: no sympy form, checked numerically
