@@ -77,14 +77,27 @@ class time_limit:  # noqa: N801 - used like a function: `with time_limit(5):`
     def __enter__(self) -> time_limit:
         stack = _active_stack()
         self._enclosing = list(stack)
-        stack.append(self)
-        if self.seconds > 0 and _SET_ASYNC_EXC is not None:
-            self._thread = ctypes.c_ulong(threading.get_ident())
-            self._active = True
-            self._watchdog = threading.Timer(self.seconds, self._fire)
-            self._watchdog.daemon = True
-            self._watchdog.start()
+        try:
+            stack.append(self)
+            if self.seconds > 0 and _SET_ASYNC_EXC is not None:
+                self._thread = ctypes.c_ulong(threading.get_ident())
+                self._active = True
+                self._watchdog = threading.Timer(self.seconds, self._fire)
+                self._watchdog.daemon = True
+                self._watchdog.start()
+        except BaseException:  # an enclosing limit's Timeout landed mid-entry: no block runs, so no __exit__
+            self._abandon(stack)
+            raise
         return self
+
+    def _abandon(self, stack: list[time_limit]) -> None:
+        """Undo a partial entry: leave the stack and stop the watchdog, so that it never fires into later code."""
+        with self._lock:
+            self._active = False
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self in stack:
+            stack.remove(self)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> Literal[False]:
         stack = _active_stack()

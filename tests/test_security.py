@@ -396,3 +396,25 @@ def test_an_enclosing_time_limit_still_fires_during_parsing() -> None:
     slow = "*".join(f"exp(log({'7' * 299}{i})/2)" for i in range(10))
     with pytest.raises(Timeout), time_limit(0.3):
         parse_expression(slow, what="f")
+
+
+def test_a_time_limit_interrupted_while_entering_leaves_no_watchdog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An enclosing limit's Timeout can land while an inner limit is being entered (its block never runs, so no
+    __exit__): the inner watchdog must not stay armed and fire into whatever the thread runs later."""
+    import threading
+
+    from kanpde import _timeout
+
+    class InterruptedTimer(threading.Timer):
+        def start(self) -> None:
+            super().start()
+            raise _timeout.Timeout  # as if the enclosing limit fired right here
+
+    monkeypatch.setattr(_timeout.threading, "Timer", InterruptedTimer)
+    limit = _timeout.time_limit(0.05)
+    with pytest.raises(_timeout.Timeout):
+        with limit:
+            pass
+    assert _timeout._active_stack() == []
+    time.sleep(0.2)  # the watchdog would have fired by now
+    assert not limit.fired
