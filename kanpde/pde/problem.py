@@ -251,6 +251,16 @@ def _checked_data(data: object, problem: Problem) -> tuple[Any, ...]:
     return tuple(data)
 
 
+def _steady_flux_residual(
+    problem: Poisson | Heat, u: sympy.Expr, symbols: Mapping[str, sympy.Symbol]
+) -> sympy.Expr | None:
+    """``-div(k grad u) - f`` of the formula ``u`` for a conservation-form problem (None for callables)."""
+    from .symbolic_fields import sympy_value
+
+    f, flux = sympy_value(problem.f, symbols), problem.diffusion.sympy_divergence(u, symbols)
+    return None if f is None or flux is None else -flux - f
+
+
 class Poisson(Problem):
     """``-Laplace(u) = f`` in the domain, with boundary conditions; with ``coefficient=k`` the conservation form
     ``-div(k grad u) = f``: ``k`` a positive number, an expression in the coordinates, or a symmetric positive
@@ -305,10 +315,7 @@ class Poisson(Problem):
 
     def sympy_residual(self, u: sympy.Expr, symbols: Mapping[str, sympy.Symbol]) -> sympy.Expr | None:
         """``-div(k grad u) - f`` of the formula ``u`` (None when ``f`` or ``k`` is a callable)."""
-        from .symbolic_fields import sympy_value
-
-        f, flux = sympy_value(self.f, symbols), self.diffusion.sympy_divergence(u, symbols)
-        return None if f is None or flux is None else -flux - f
+        return _steady_flux_residual(self, u, symbols)
 
     def check_data(self, points: Tensor) -> None:
         """As :meth:`Problem.check_data`, and the coefficient must be positive (definite) at ``points``."""
@@ -371,10 +378,8 @@ class Heat(Problem):
 
     def sympy_residual(self, u: sympy.Expr, symbols: Mapping[str, sympy.Symbol]) -> sympy.Expr | None:
         """``u_t - div(k grad u) - f`` of the formula ``u`` (None when ``f`` or ``k`` is a callable)."""
-        from .symbolic_fields import sympy_value
-
-        f, flux = sympy_value(self.f, symbols), self.diffusion.sympy_divergence(u, symbols)
-        return None if flux is None or f is None else sympy.diff(u, symbols["t"]) - flux - f
+        steady = _steady_flux_residual(self, u, symbols)
+        return None if steady is None else sympy.diff(u, symbols["t"]) + steady
 
     def check_data(self, points: Tensor) -> None:
         """As :meth:`Problem.check_data`, and the diffusivity must be positive (definite) at ``points``."""
