@@ -109,7 +109,7 @@ def regression_chain(optimizer: str, steps: int, grids: tuple[int, ...] = (5, 10
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--grid-schedule", default="5,10,20")
+    parser.add_argument("--grid-schedule", default="5,10,30")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--rtol", type=float, default=1e-3, help="stage stall tolerance (Solver.solve's rtol)")
     parser.add_argument("--chain-steps", type=int, default=50, help="fit steps per grid of the regression chain")
