@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from ..kan import KAN
 from .conditions import Dirichlet, Initial, InitialVelocity
+from .constraint_formula import lift_in_time, vanishing_in_time
 from .expressions import Expression
 from .fields import FieldJet, JetRequest
 from .shapes import Box
@@ -109,7 +110,8 @@ def exact_dirichlet(problem: Problem) -> HardConstraint:
 
     Steady: ``b`` = the domain's distance function, ``g`` = the Dirichlet value (its formula, evaluated inside).
     Time-dependent: ``b = (t - t0)/(t1 - t0) * distance(x)`` and ``g(x, t) = u0(x) + g_D(x, t) - g_D(x, t0)``,
-    which equals ``u0`` at ``t0`` and ``g_D`` on the boundary when the data are compatible there. With an initial
+    which equals ``u0`` at ``t0`` and ``g_D`` on the boundary when the data are compatible there. The formulas are
+    those of :mod:`kanpde.pde.constraint_formula`, which the closed-form solution uses too. With an initial
     velocity ``v0`` (second order in time): ``b = ((t - t0)/(t1 - t0))^2 * distance(x)`` and
     ``g = u0(x) + (t - t0) v0(x) + g_D(x, t) - g_D(x, t0) - (t - t0) d/dt g_D(x, t0)``, whose value and time
     derivative at ``t0`` are ``u0`` and ``v0``.
@@ -140,11 +142,11 @@ def exact_dirichlet(problem: Problem) -> HardConstraint:
         return _second_order_constraint(space, t0, length, initial, velocity, value)
 
     def vanishing(points: Tensor) -> Tensor:
-        return (points[:, d] - t0) / length * space.distance(points[:, :d])
+        return vanishing_in_time(points[:, d] - t0, length, space.distance(points[:, :d]), order=1)
 
     def lift(points: Tensor) -> Tensor:
         start = at_start(points)
-        return initial(start) + value(points) - value(start)
+        return lift_in_time(initial(start), value(points), value(start))
 
     return HardConstraint(vanishing, lift)
 
@@ -165,13 +167,12 @@ def _second_order_constraint(
         return start, rate[:, 0]
 
     def vanishing(points: Tensor) -> Tensor:
-        return ((points[:, -1] - t0) / length) ** 2 * space.distance(points[:, :-1])
+        return vanishing_in_time(points[:, -1] - t0, length, space.distance(points[:, :-1]), order=2)
 
     def lift(points: Tensor) -> Tensor:
         start = torch.cat([points[:, :-1], torch.full_like(points[:, -1:], t0)], dim=1)
         g_start, g_rate = start_and_rate(points)
-        dt = points[:, -1] - t0
-        return initial(start) + dt * velocity(start) + value(points) - g_start - dt * g_rate
+        return lift_in_time(initial(start), value(points), g_start, points[:, -1] - t0, velocity(start), g_rate)
 
     return HardConstraint(vanishing, lift)
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import sympy
 import torch
 
+from .constraint_formula import ball_distance, exact_number
 from .geometry import (
     _F64,
     _MAX_BATCHES,
@@ -130,7 +132,10 @@ class Ball(AbstractGeometry):
         return torch.where(rho > 0, offset / rho.clamp_min(torch.finfo(x.dtype).tiny), first_axis)
 
     def _distance(self, x: Tensor) -> Tensor:
-        return (self.radius**2 - (self._offset(x) ** 2).sum(dim=1)) / (2 * self.radius)
+        return ball_distance(x.unbind(dim=1), self.center, self.radius)
+
+    def distance_formula(self, symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
+        return ball_distance(symbols, [exact_number(c) for c in self.center], exact_number(self.radius))
 
     def _sample_boundary(self, n: int, generator: torch.Generator, sampler: AbstractSampler) -> tuple[Tensor, Tensor]:
         normals = unit_sphere_points(sampler.sample_unit(n, self.dim, generator=generator))

@@ -31,6 +31,8 @@ from .._lazy import lazy_exports
 from .sampling import AbstractSampler, make_sampler
 
 if TYPE_CHECKING:
+    import sympy
+
     from .csg import Difference, Intersection, Union
 
 __all__ = [
@@ -303,6 +305,18 @@ class AbstractGeometry(ABC):
             phi: `(n_points,)`.
         """
         return self._distance(_check_points(points, self.dim))
+
+    def distance_formula(self, symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
+        """The formula of `distance` inside the domain, in the given coordinate symbols (one per axis), with exact
+        rational bounds: the same code as `distance` (see :mod:`kanpde.pde.constraint_formula`).
+
+        Raises:
+            ValueError: the geometry's distance function has no closed form (only boxes and balls have one).
+        """
+        raise ValueError(
+            f"{type(self).__name__} has no closed-form distance function: a formula with a hard constraint needs "
+            "a box or ball domain"
+        )
 
     def sample_interior(
         self,

@@ -6,9 +6,11 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import sympy
 import torch
 
 from .ball import Ball
+from .constraint_formula import box_distance, exact_number
 from .geometry import (
     _F64,
     AbstractGeometry,
@@ -111,10 +113,12 @@ class Box(AbstractGeometry):
 
     def _distance(self, x: Tensor) -> Tensor:
         lo, hi = self._tensors(x)
-        shortest = min(b - a for a, b in zip(self.lower, self.upper, strict=True))
-        value = shortest / 4 * (4 * (x - lo) * (hi - x) / (hi - lo) ** 2).prod(dim=1)
+        value = box_distance(x.unbind(dim=1), self.lower, self.upper)
         inside = ((x >= lo) & (x <= hi)).all(dim=1)
         return torch.where(inside, value, -value.abs())
+
+    def distance_formula(self, symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
+        return box_distance(symbols, [exact_number(v) for v in self.lower], [exact_number(v) for v in self.upper])
 
     def _sample_face(
         self, face: int, n: int, generator: torch.Generator, sampler: AbstractSampler

@@ -30,6 +30,7 @@ import sympy
 import torch
 from torch import Tensor
 
+from ..pde.constraint_formula import exact_number, lift_in_time, vanishing_in_time
 from ..pde.solution import Solution, as_solution
 from .extract import auto_symbolic
 from .recover import RecoveryError, recover_formula
@@ -99,67 +100,35 @@ class SolutionFormula:
         return self.verification is not None and self.verification.is_solution is True
 
 
-def _rational(value: float) -> sympy.Expr:
-    return sympy.nsimplify(value, rational=True, tolerance=1e-12)
-
-
-def _box_distance(lower: tuple[float, ...], upper: tuple[float, ...], symbols: list[sympy.Symbol]) -> sympy.Expr:
-    """The formula of :meth:`kanpde.pde.shapes.Box.distance` (same normalisation)."""
-    a = [_rational(v) for v in lower]
-    b = [_rational(v) for v in upper]
-    if len(symbols) == 1:
-        return (symbols[0] - a[0]) * (b[0] - symbols[0]) / (b[0] - a[0])
-    shortest = min(bi - ai for ai, bi in zip(a, b))
-    product = sympy.Integer(1)
-    for s, ai, bi in zip(symbols, a, b):
-        product *= 4 * (s - ai) * (bi - s) / (bi - ai) ** 2
-    return shortest / 4 * product
-
-
-def _ball_distance(center: tuple[float, ...], radius: float, symbols: list[sympy.Symbol]) -> sympy.Expr:
-    """The formula of :meth:`kanpde.pde.ball.Ball.distance`: ``(r^2 - |x - c|^2) / (2 r)``."""
-    r = _rational(radius)
-    return (r**2 - sum((s - _rational(c)) ** 2 for s, c in zip(symbols, center))) / (2 * r)
+_rational = exact_number
 
 
 def _constraint_formulas(solution: Solution, symbols: list[sympy.Symbol]) -> tuple[sympy.Expr, sympy.Expr]:
-    from ..pde.ball import Ball
+    """``b`` and ``g`` of the hard constraint ``u = b N + g`` in sympy: the same formulas as the trial function's
+    (:mod:`kanpde.pde.constraint_formula`), applied to the problem's data as sympy expressions."""
     from ..pde.conditions import Dirichlet, Initial, InitialVelocity
-    from ..pde.shapes import Box
 
     problem = solution.problem
-    if not isinstance(problem.space, (Box, Ball)):
-        raise ValueError(
-            "a formula with a hard constraint needs a box or ball domain (its distance function is a formula)"
-        )
-    value = next(c for c in problem.conditions if isinstance(c, Dirichlet)).value
-    if value.sympy_expr is None:  # type: ignore[union-attr]
-        raise ValueError("the Dirichlet value is a callable: give it as a number, string or sympy to get a formula")
-    space_symbols = symbols[: problem.space_dim]
-    if isinstance(problem.space, Ball):
-        distance = _ball_distance(problem.space.center, problem.space.radius, space_symbols)
-    else:
-        distance = _box_distance(problem.space.lower, problem.space.upper, space_symbols)
-    g = value.sympy_expr.subs({sympy.Symbol(c): s for c, s in zip(problem.coords, symbols)})  # type: ignore[union-attr]
+    distance = problem.space.distance_formula(symbols[: problem.space_dim])
+    to_symbols = {sympy.Symbol(c): s for c, s in zip(problem.coords, symbols)}
+
+    def formula(condition: type, what: str) -> sympy.Expr:
+        value = next(c.value for c in problem.conditions if isinstance(c, condition))  # type: ignore[attr-defined]
+        if value.sympy_expr is None:
+            raise ValueError(f"the {what} is a callable: give it as a number, string or sympy to get a formula")
+        return value.sympy_expr.subs(to_symbols)
+
+    g = formula(Dirichlet, "Dirichlet value")
     if problem.time is None:
         return distance, g
-    initial = next(c for c in problem.conditions if isinstance(c, Initial)).value
-    if initial.sympy_expr is None:  # type: ignore[union-attr]
-        raise ValueError("the initial value is a callable: give it as a number, string or sympy to get a formula")
     t, t0 = symbols[problem.space_dim], _rational(problem.time.t0)  # then the parameters, if any
-    to_symbols = {sympy.Symbol(c): s for c, s in zip(problem.coords, symbols)}
-    u0 = initial.sympy_expr.subs(to_symbols).subs(t, t0)  # type: ignore[union-attr]
-    velocity = next((c.value for c in problem.conditions if isinstance(c, InitialVelocity)), None)
-    if velocity is not None:  # second order in time: value and velocity at t0 (see exact_dirichlet)
-        if velocity.sympy_expr is None:  # type: ignore[union-attr]
-            raise ValueError(
-                "the initial velocity is a callable: give it as a number, string or sympy to get a formula"
-            )
-        v0 = velocity.sympy_expr.subs(to_symbols).subs(t, t0)  # type: ignore[union-attr]
-        lift = u0 + (t - t0) * v0 + g - g.subs(t, t0) - (t - t0) * sympy.diff(g, t).subs(t, t0)
-        return ((t - t0) / _rational(problem.time.length)) ** 2 * distance, lift
-    lift = u0 + g - g.subs(t, t0)
-    return (t - t0) / _rational(problem.time.length) * distance, lift
+    length = _rational(problem.time.length)
+    u0 = formula(Initial, "initial value").subs(t, t0)
+    if not any(isinstance(c, InitialVelocity) for c in problem.conditions):
+        return vanishing_in_time(t - t0, length, distance, order=1), lift_in_time(u0, g, g.subs(t, t0))
+    velocity = formula(InitialVelocity, "initial velocity").subs(t, t0)
+    lift = lift_in_time(u0, g, g.subs(t, t0), t - t0, velocity, sympy.diff(g, t).subs(t, t0))
+    return vanishing_in_time(t - t0, length, distance, order=2), lift
 
 
 def _composed(solution: Solution, points: torch.Tensor, n_samples: int, max_simplify_ops: int, **options: Any) -> Any:
