@@ -14,6 +14,8 @@ the sampler's generator state, the history, the number of steps done and (``trai
 Levenberg-Marquardt damping. Every field is checked against the schema below before it is used: a forged payload
 (with a valid checksum, which anyone can compute) gives a ``ValueError`` that names the field.
 
+Every field is checked by :mod:`kanpde.io.checkpoint_schema` before it is used.
+
 Version 2 files (kanpde before the TrainState) are read too: they lack ``train_state`` only. Version 1 files
 pickled the problem (unpickling can run code); they are refused with a message that says how to re-create them.
 """
@@ -23,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import os
 import pickle
 import warnings
@@ -34,8 +35,17 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .atomic import atomic_path
-from .recipe import problem_from_recipe, problem_recipe
-from .schema import boolean, exact_keys, fail, integer, number, string
+from .checkpoint_schema import (
+    NeedsProblem,
+    checked_architecture,
+    checked_history,
+    checked_problem_entry,
+    checked_settings,
+    checked_state,
+    checked_train_state,
+)
+from .recipe import problem_recipe
+from .schema import exact_keys, fail, integer
 
 if TYPE_CHECKING:
     from ..pde.problem import Problem
@@ -53,9 +63,6 @@ _PAYLOAD_KEYS_V2 = frozenset({
     "approximation_state", "generator_state", "history", "steps_done",
 })  # fmt: skip
 _PAYLOAD_KEYS = _PAYLOAD_KEYS_V2 | {"train_state"}
-_DTYPES = {"float64": torch.float64, "float32": torch.float32}
-_MAX_SIZE = 100_000  # largest layer width or grid size in a checkpoint's settings
-_MAX_POINTS = 10**8  # most points per stage or chunk (the solver allocates them on construction)
 
 
 # -- saving --------------------------------------------------------------------------------------------------------
@@ -208,158 +215,6 @@ def _read_payload(path: Path) -> tuple[int, bytes]:
     return version, payload
 
 
-# -- the schema of a payload ------------------------------------------------------------------------------------------
-def _checked_settings(data: object) -> dict[str, Any]:
-    from ..pde.sampling import SAMPLER_NAMES
-
-    keys = {
-        "width", "grid", "k", "seed", "n_interior", "n_boundary", "sampler", "dtype", "device", "optimizer", "lr",
-        "weights", "hard_constraint", "update_grid", "adaptive_sampling", "n_test", "chunk_size", "compile",
-    }  # fmt: skip
-    settings = dict(exact_keys(data, "settings", keys))
-    width = settings["width"]
-    if not isinstance(width, list) or not 2 <= len(width) <= 100:
-        raise fail("settings.width", "a list of 2 to 100 layer widths", width)
-    for i, n in enumerate(width):
-        integer(n, f"settings.width[{i}]", 1, _MAX_SIZE)
-    integer(settings["grid"], "settings.grid", 1, _MAX_SIZE)
-    integer(settings["k"], "settings.k", 1, 20)
-    integer(settings["seed"], "settings.seed")
-    integer(settings["n_test"], "settings.n_test", 1, _MAX_POINTS)
-    for name in ("n_interior", "n_boundary", "chunk_size"):
-        integer(settings[name], f"settings.{name}", 1, _MAX_POINTS, optional=True)
-    string(settings["sampler"], "settings.sampler", SAMPLER_NAMES)
-    settings["dtype"] = _DTYPES[string(settings["dtype"], "settings.dtype", _DTYPES)]
-    string(settings["device"], "settings.device")
-    optimizer = settings["optimizer"]
-    if isinstance(optimizer, list) and 1 <= len(optimizer) <= 10:
-        for i, name in enumerate(optimizer):
-            string(name, f"settings.optimizer[{i}]")
-    else:
-        string(optimizer, "settings.optimizer")
-    number(settings["lr"], "settings.lr", optional=True)
-    weights = settings["weights"]
-    if weights != "adaptive":
-        if not isinstance(weights, dict) or len(weights) > 1000:
-            raise fail("settings.weights", "'adaptive' or a dict of loss weights", weights)
-        for key, value in weights.items():
-            string(key, "a key of settings.weights")
-            number(value, f"settings.weights[{key!r}]")
-    for name in ("hard_constraint", "update_grid", "adaptive_sampling", "compile"):
-        boolean(settings[name], f"settings.{name}")
-    return settings
-
-
-def _checked_architecture(data: object, settings: dict[str, Any], state: dict[str, Any]) -> list[dict[str, int]]:
-    """The layers, each consistent with ``width`` and with the shapes of the saved coefficients (so that the
-    network built from them is no larger than what the file holds)."""
-    width, grid, k = settings["width"], settings["grid"], settings["k"]
-    stored = sum(v.numel() for v in state.values() if isinstance(v, torch.Tensor))
-    implied = sum(a * b * (grid + k + 2) for a, b in zip(width[:-1], width[1:]))
-    if implied > 4 * stored + 1000:  # the solver first builds this network: no larger than what the file holds
-        raise ValueError(
-            f"settings (width {width}, grid {grid}, k {k}) describe a network of {implied} coefficients, but "
-            f"approximation_state holds only {stored} numbers"
-        )
-    if not isinstance(data, list) or len(data) != len(width) - 1:
-        raise fail("architecture", f"a list of {len(width) - 1} layers (settings.width is {width})", data)
-    keys = {"in_dim", "out_dim", "grid_size", "spline_order"}
-    for i, spec in enumerate(data):
-        where = f"architecture[{i}]"
-        exact_keys(spec, where, keys)
-        for key in keys:
-            integer(spec[key], f"{where}.{key}", 1)
-        if (spec["in_dim"], spec["out_dim"]) != (width[i], width[i + 1]):
-            raise ValueError(f"{where} maps {spec['in_dim']} to {spec['out_dim']} inputs; settings.width is {width}")
-        coef = state.get(f"model.layers.{i}.coef")
-        expected = (spec["in_dim"], spec["out_dim"], spec["grid_size"] + spec["spline_order"])
-        if not isinstance(coef, torch.Tensor) or tuple(coef.shape) != expected:
-            raise ValueError(f"{where} needs coefficients of shape {expected} in approximation_state; they are missing "
-                             "or of another shape")  # fmt: skip
-    return data
-
-
-def _checked_history(data: object) -> list[Any]:
-    from ..pde.result import StepRecord
-
-    if not isinstance(data, list):
-        raise fail("history", "a list of step records", data)
-    keys = {"step", "stage", "grid", "loss", "terms", "seconds"}
-    records = []
-    for i, entry in enumerate(data):
-        where = f"history[{i}]"
-        fields = exact_keys(entry, where, keys)
-        terms = fields["terms"]
-        if not isinstance(terms, dict):
-            raise fail(f"{where}.terms", "a dict of loss terms", terms)
-        records.append(StepRecord(
-            step=integer(fields["step"], f"{where}.step"), stage=integer(fields["stage"], f"{where}.stage"),  # type: ignore[arg-type]
-            grid=integer(fields["grid"], f"{where}.grid", 1),  # type: ignore[arg-type]
-            loss=number(fields["loss"], f"{where}.loss", finite=False),  # type: ignore[arg-type]
-            terms={string(k, f"a key of {where}.terms"): number(v, f"{where}.terms[{k!r}]", finite=False)  # type: ignore[misc]
-                   for k, v in terms.items()},
-            seconds=number(fields["seconds"], f"{where}.seconds"),  # type: ignore[arg-type]
-        ))  # fmt: skip
-    return records
-
-
-def _checked_state(data: object, reference: dict[str, Any]) -> dict[str, Any]:
-    """``data`` when it has exactly the entries of ``reference`` (a fresh state dict), shapes and kinds alike."""
-    exact_keys(data, "approximation_state", set(reference))
-    assert isinstance(data, dict)
-    for key, expected in reference.items():
-        value, where = data[key], f"approximation_state[{key!r}]"
-        if isinstance(expected, torch.Tensor):
-            if not isinstance(value, torch.Tensor) or value.shape != expected.shape or not value.is_floating_point():
-                raise fail(where, f"a floating tensor of shape {tuple(expected.shape)}", value)
-            if key.endswith("input_range"):  # a row (+inf, -inf) marks a range not recorded yet
-                lower, upper = value[:, 0], value[:, 1]
-                empty = (lower == math.inf) & (upper == -math.inf)
-                ranges = torch.isfinite(value).all(dim=1) & (lower <= upper)
-                if not bool((empty | ranges).all()):
-                    raise ValueError(f"{where} must hold finite (lower, upper) ranges, or (+inf, -inf) for none")
-            elif not bool(torch.isfinite(value).all()):
-                raise ValueError(f"{where} holds non-finite values")
-        elif isinstance(expected, dict):
-            exact_keys(value, where, set(expected))
-            for name, item in expected.items():
-                if type(value[name]) is not type(item):
-                    raise fail(f"{where}[{name!r}]", type(item).__name__, value[name])
-        elif type(value) is not type(expected):
-            raise fail(where, type(expected).__name__, value)
-    return data
-
-
-class _NeedsProblem(ValueError):
-    """The checkpoint is valid, but its problem holds callables: the caller must pass it."""
-
-
-def _checked_problem_entry(data: object, problem: Problem | None) -> Problem:
-    entry = exact_keys(data, "problem", {"class", "description", "coords", "n_fields", "recipe"})
-    coords, n_fields = entry["coords"], entry["n_fields"]
-    if not isinstance(coords, list) or not all(isinstance(c, str) for c in coords) or not 1 <= len(coords) <= 1001:
-        raise fail("problem.coords", "a list of 1 to 1001 coordinate names", coords)
-    integer(n_fields, "problem.n_fields", 1)
-    description = string(entry["description"], "problem.description")
-    if problem is not None:
-        if list(problem.coords) != coords or problem.n_fields != n_fields:
-            raise ValueError(
-                f"problem has coordinates {list(problem.coords)} and {problem.n_fields} field(s), but the checkpoint "
-                f"was saved for {coords} and {n_fields} ({description}); pass the problem it was saved with"
-            )
-        return problem
-    if entry["recipe"] is None:
-        raise _NeedsProblem(
-            f"the checkpoint's problem ({string(entry['class'], 'problem.class')}: {description}) holds Python "
-            "callables, which a checkpoint never stores (they are code); build it again and pass it: "
-            "kp.Solver.load(path, problem=make_problem())"
-        )
-    rebuilt = problem_from_recipe(entry["recipe"], "problem.recipe")
-    if list(rebuilt.coords) != coords or rebuilt.n_fields != n_fields:
-        raise ValueError(f"problem.recipe describes a problem in {list(rebuilt.coords)}, not in {coords}")
-    return rebuilt
-
-
 # -- loading ---------------------------------------------------------------------------------------------------------
 def _restore_model(solver: Solver, payload: dict[str, Any]) -> None:
     """Put the saved network (its architecture and state) into ``solver.state``."""
@@ -382,7 +237,7 @@ def _restore_model(solver: Solver, payload: dict[str, Any]) -> None:
     inverse = getattr(approximation, "inverse", None)
     if inverse is not None:  # unknown fields refined during training: their grids from the saved coefficients
         inverse.rebuild_fields(payload["approximation_state"])
-    state = _checked_state(payload["approximation_state"], approximation.state_dict())
+    state = checked_state(payload["approximation_state"], approximation.state_dict())
     approximation.load_state_dict(state)
 
 
@@ -410,16 +265,6 @@ def _read_data(source: Path) -> dict[str, Any]:
         payload = dict(exact_keys(payload, "the payload", _PAYLOAD_KEYS_V2))
         payload["train_state"] = {"stage": 0, "grid": None, "lm_damping": None}
     return exact_keys(payload, "the payload", _PAYLOAD_KEYS)
-
-
-def _checked_train_state(data: object) -> dict[str, Any]:
-    fields = exact_keys(data, "train_state", {"stage", "grid", "lm_damping"})
-    integer(fields["stage"], "train_state.stage", 0, _MAX_SIZE)
-    integer(fields["grid"], "train_state.grid", 1, _MAX_SIZE, optional=True)
-    number(fields["lm_damping"], "train_state.lm_damping", optional=True)
-    if fields["lm_damping"] is not None and not fields["lm_damping"] > 0:
-        raise fail("train_state.lm_damping", "a positive number or None", fields["lm_damping"])
-    return dict(fields)
 
 
 def load_checkpoint(
@@ -453,18 +298,18 @@ def load_checkpoint(
     source = Path(path)
     payload = _read_data(source)
     try:
-        settings = _checked_settings(payload["settings"])
-        solver_problem = _checked_problem_entry(payload["problem"], problem)
+        settings = checked_settings(payload["settings"])
+        solver_problem = checked_problem_entry(payload["problem"], problem)
         state = payload["approximation_state"]
         if not isinstance(state, dict):
             raise fail("approximation_state", "a dict of tensors", state)
-        _checked_architecture(payload["architecture"], settings, state)
+        checked_architecture(payload["architecture"], settings, state)
         integer(payload["model_seed"], "model_seed", optional=True)
         extra = exact_keys(payload["extra"], "extra", {"lm_max_entries"})
         integer(extra["lm_max_entries"], "extra.lm_max_entries", 1, optional=True)
-        history = _checked_history(payload["history"])
+        history = checked_history(payload["history"])
         steps_done = integer(payload["steps_done"], "steps_done")
-        train_state = _checked_train_state(payload["train_state"])
+        train_state = checked_train_state(payload["train_state"])
         generator_state = payload["generator_state"]
         reference_state = torch.Generator().get_state()
         if (
@@ -473,7 +318,7 @@ def load_checkpoint(
             or generator_state.shape != reference_state.shape
         ):
             raise fail("generator_state", f"a uint8 tensor of shape {tuple(reference_state.shape)}", generator_state)
-    except _NeedsProblem as err:
+    except NeedsProblem as err:
         raise ValueError(f"cannot load {source} without problem=: {err}") from None
     except (ValueError, TypeError) as err:
         raise ValueError(f"{source} is not a valid kanpde checkpoint: {err}") from None
