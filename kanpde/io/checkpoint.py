@@ -11,10 +11,8 @@ The payload is data only: tensors, numbers, strings, and lists and dicts of them
 :func:`load_checkpoint`), the solver settings, the network's architecture per layer (its grid may have been
 extended since construction) and the solver's :class:`~kanpde.pde.train_state.TrainState`: the network's state,
 the sampler's generator state, the history, the number of steps done and (``train_state``) the stage, grid and
-Levenberg-Marquardt damping. Every field is checked against the schema below before it is used: a forged payload
-(with a valid checksum, which anyone can compute) gives a ``ValueError`` that names the field.
-
-Every field is checked by :mod:`kanpde.io.checkpoint_schema` before it is used.
+Levenberg-Marquardt damping. Every field is checked against the schema (:mod:`kanpde.io.checkpoint_schema`) before it is
+used: a forged payload (with a valid checksum, which anyone can compute) gives a ``ValueError`` that names the field.
 
 Version 2 files (kanpde before the TrainState) are read too: they lack ``train_state`` only. Version 1 files
 pickled the problem (unpickling can run code); they are refused with a message that says how to re-create them.
