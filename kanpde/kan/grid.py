@@ -131,12 +131,17 @@ def nested_interior(old: Tensor, grid_size: int, cover: Tensor) -> Tensor:
     return torch.stack(rows)
 
 
-def _refit(layer: KANLayer, new_knots: Tensor, x: Tensor, weights: Tensor | None) -> tuple[Tensor, float]:
-    """Coefficients on ``new_knots`` that reproduce the layer's spline parts at the samples ``x``, and the largest
-    change of an edge function (spline part times its scale) at those samples."""
-    k = layer.spline_order
+def _refit(
+    layer: KANLayer, new_knots: Tensor, x: Tensor, weights: Tensor | None, order: int | None = None
+) -> tuple[Tensor, float]:
+    """Coefficients on ``new_knots`` (splines of degree ``order``, default the layer's) that reproduce the layer's
+    spline parts at the samples ``x``, and the largest change of an edge function (spline part times its scale)
+    at those samples."""
+    k_old = layer.spline_order
+    k = k_old if order is None else order
     with torch.no_grad():
-        old = spline.evaluate_spline(spline.local_basis(x, layer.grid, k, uniform=layer.grid_is_uniform), layer.coef, k)
+        old_basis = spline.local_basis(x, layer.grid, k_old, uniform=layer.grid_is_uniform)
+        old = spline.evaluate_spline(old_basis, layer.coef, k_old)
         # One fit per input column: weights differ per column, so fit column by column when weighted.
         if weights is None:
             coef = spline.fit_coefficients(x, old, new_knots, k)
@@ -155,12 +160,13 @@ def _refit(layer: KANLayer, new_knots: Tensor, x: Tensor, weights: Tensor | None
         return coef, float(change.max()) if change.numel() else 0.0
 
 
-def _with_grid(layer: KANLayer, knots: Tensor, coef: Tensor) -> KANLayer:
+def _with_grid(layer: KANLayer, knots: Tensor, coef: Tensor, order: int | None = None) -> KANLayer:
+    order = layer.spline_order if order is None else order
     new = KANLayer(
         layer.in_dim,
         layer.out_dim,
-        grid_size=knots.shape[1] - 2 * layer.spline_order - 1,
-        spline_order=layer.spline_order,
+        grid_size=knots.shape[1] - 2 * order - 1,
+        spline_order=order,
         dtype=layer.coef.dtype,
         device=layer.coef.device,
     )
@@ -175,14 +181,17 @@ def _with_grid(layer: KANLayer, knots: Tensor, coef: Tensor) -> KANLayer:
     return new
 
 
-def _projected(layer: KANLayer, interior: Tensor) -> tuple[KANLayer, float]:
-    new_knots = spline.extend_knots(interior, layer.spline_order)
-    samples, weights = gauss_legendre_samples(interior, 2 * (layer.spline_order + 1))
-    coef, change = _refit(layer, new_knots, samples, weights)
-    return _with_grid(layer, new_knots, coef), change
+def _projected(layer: KANLayer, interior: Tensor, order: int | None = None) -> tuple[KANLayer, float]:
+    order = layer.spline_order if order is None else order
+    new_knots = spline.extend_knots(interior, order)
+    samples, weights = gauss_legendre_samples(interior, 2 * (max(order, layer.spline_order) + 1))
+    coef, change = _refit(layer, new_knots, samples, weights, order)
+    return _with_grid(layer, new_knots, coef, order), change
 
 
-def refined_layer(layer: KANLayer, grid_size: int, cover: Tensor | None = None) -> tuple[KANLayer, float]:
+def refined_layer(
+    layer: KANLayer, grid_size: int, cover: Tensor | None = None, spline_order: int | None = None
+) -> tuple[KANLayer, float]:
     """A new layer on a finer, nested grid that computes the same function on ``cover`` and the knot range.
 
     See the module docstring: each old interval is cut into ``max(1, grid_size // G_old)`` equal parts and the
@@ -190,21 +199,31 @@ def refined_layer(layer: KANLayer, grid_size: int, cover: Tensor | None = None) 
     ``grid_size`` intervals). The spline parts are refit by the L2 projection on the new interior range
     (Gauss-Legendre samples), exact to rounding because the old spline lies in the new space.
 
+    A higher ``spline_order`` (degree elevation, e.g. cubic to quintic) projects onto smoother splines: a spline
+    of degree ``k`` has jumps in its ``k``-th derivative at the old knots, which a spline of higher degree on the
+    same knots cannot follow, so the refit is close but not exact (the returned change says how close).
+
     Args:
         layer: the layer to refine (unchanged).
         grid_size: the least number of intervals of the new grid (>= the current one).
         cover: where the function must be kept, ``(in_dim, 2)``; default: :func:`used_range`.
+        spline_order: the new layer's spline degree (default: the layer's; not lower).
 
     Returns:
-        (the new layer, the largest change of an edge function at the refit samples: rounding level).
+        (the new layer, the largest change of an edge function at the refit samples: rounding level unless the
+        degree was raised).
     """
     if not isinstance(grid_size, int) or grid_size < 1:
         raise ValueError(f"grid_size must be an integer >= 1, got {grid_size!r}")
+    if spline_order is not None and spline_order < layer.spline_order:
+        raise ValueError(f"spline_order must be >= the layer's ({layer.spline_order}), got {spline_order}")
     cover = used_range(layer) if cover is None else cover
-    return _projected(layer, nested_interior(_interior(layer), grid_size, cover))
+    return _projected(layer, nested_interior(_interior(layer), grid_size, cover), spline_order)
 
 
-def coarsened_layer(layer: KANLayer, grid_size: int, cover: Tensor | None = None) -> tuple[KANLayer, float]:
+def coarsened_layer(
+    layer: KANLayer, grid_size: int, cover: Tensor | None = None, spline_order: int | None = None
+) -> tuple[KANLayer, float]:
     """A new layer on a uniform grid of ``grid_size`` intervals over ``cover`` (the L2 projection there).
 
     Used for grid *reduction*, which cannot keep the function exactly: the returned change says how much of it
@@ -216,7 +235,7 @@ def coarsened_layer(layer: KANLayer, grid_size: int, cover: Tensor | None = None
     cover = used_range(layer) if cover is None else cover
     fractions = torch.linspace(0, 1, grid_size + 1, dtype=cover.dtype, device=cover.device)
     interior = cover[:, :1] + (cover[:, 1:] - cover[:, :1]) * fractions
-    return _projected(layer, interior)
+    return _projected(layer, interior, spline_order)
 
 
 def adapt_layer_grid_(

@@ -274,7 +274,7 @@ class KAN(nn.Module):
                 ranges.append(grid_ops.used_range(layer, fallback))
         return ranges
 
-    def refine(self, grid: int, x: Tensor | None = None, *, allow_coarser: bool = False) -> KAN:
+    def refine(self, grid: int, x: Tensor | None = None, *, allow_coarser: bool = False, k: int | None = None) -> KAN:
         """Grid extension: a NEW model on a finer grid that computes the SAME function where the model was used.
 
         Every layer keeps the function on its knot range and on every input it has recorded (by :meth:`fit`,
@@ -290,10 +290,13 @@ class KAN(nn.Module):
             x: inputs to record before refining (optional), e.g. new training points.
             allow_coarser: allow ``grid`` below the current size: a uniform grid of ``grid`` intervals over the
                 used range, by least squares (not exact: ``refine_error`` says how much changed, and a warning).
+            k: a higher spline degree for the new model (degree elevation, e.g. ``k=5`` after training cubic
+                splines on a coarse grid): the L2 projection onto the smoother splines, close but not exact
+                (``refine_error`` says how much changed). Default: keep the degree.
 
         Raises:
             ValueError: ``grid`` is not a positive integer, or is coarser than the current grid without
-                ``allow_coarser=True``.
+                ``allow_coarser=True``; ``k`` is not an integer from the current degree to 20.
 
         Shapes:
             x: ``(n_points, width[0])`` or None.
@@ -313,13 +316,20 @@ class KAN(nn.Module):
                 f"grid={grid} is coarser than the current grid ({self.grid_size}): refine extends grids; pass "
                 "allow_coarser=True to project onto a coarser grid (the function is then only approximated)"
             )
+        current_k = self.spline_order
+        if k is not None:
+            k = _validate_int("k", k, 1)
+            if not current_k <= k <= 20:
+                raise ValueError(f"k must be an integer from the current spline degree {current_k} to 20, got {k}")
         if x is not None:
             self.record_ranges(x)
         covers = self.used_ranges()
         layers, change = [], 0.0
         for layer, cover in zip(self.layers, covers):
-            make = grid_ops.coarsened_layer if coarser else grid_ops.refined_layer
-            new_layer, layer_change = make(layer, grid, cover)
+            if coarser:
+                new_layer, layer_change = grid_ops.coarsened_layer(layer, grid, cover, spline_order=k)
+            else:
+                new_layer, layer_change = grid_ops.refined_layer(layer, grid, cover, spline_order=k)
             layers.append(new_layer)
             change = max(change, layer_change)
         refined = KAN.from_layers(layers, seed=self.seed)
