@@ -203,7 +203,8 @@ def test_weights_by_kind_label_and_repeat_are_accepted() -> None:
     problem = kp.Poisson(kp.Rectangle((0, 0), (1, 1)), bcs=[kp.Dirichlet(0, on="xmin"), kp.Neumann(0, on="xmax"),
                          kp.Neumann(0, on="xmax"), kp.Dirichlet(0, on="ymin"), kp.Dirichlet(0, on="ymax")])  # fmt: skip
     weights = {"pde": 1, "dirichlet": 2, "neumann[xmax]": 0.5, "neumann[xmax 2]": 3, "dirichlet[ymin]": 0}
-    assert kp.Solver(problem, width=[2, 3, 1], weights=weights, **FAST).weights == weights
+    resolved = weights | {"dirichlet[xmin]": 2, "dirichlet[ymax]": 2}  # the kind's weight, where no own one
+    assert kp.Solver(problem, width=[2, 3, 1], weights=weights, **FAST).weights == resolved
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

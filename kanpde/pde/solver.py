@@ -42,6 +42,7 @@ from .solver_options import checked_device as _device
 from .solver_options import positive_int as _positive_int
 from .solver_options import positive_seconds as _seconds
 from .solver_options import validate_grid_schedule
+from .solver_options import weights_by_term as _weights_by_term
 from .train_state import TrainState
 from .training import StageTraining
 from .unknowns import bound, reads, warn_unused
@@ -151,7 +152,7 @@ class Solver(StageTraining):
         self.n_boundary = None if n_boundary is None else _positive_int("n_boundary", n_boundary)
         self.optimizers, self.lr = tuple(str(o).lower() for o in chain), lr
         self.adaptive_weights = weights == "adaptive"
-        self.weights: dict[str, float] = {} if isinstance(weights, str) else dict(weights or {})
+        self.weights: dict[str, float] = {} if isinstance(weights, str) else _weights_by_term(weights or {}, problem)
         self.adaptive_sampling = bool(adaptive_sampling)
         self.n_test = _positive_int("n_test", n_test)
         self.chunk_size = _positive_int("chunk_size", chunk_size)

@@ -11,7 +11,14 @@ import torch
 
 from .problem import Problem
 
-__all__ = ["validate_grid_schedule", "positive_int", "positive_seconds", "checked_device", "check_weights"]
+__all__ = [
+    "validate_grid_schedule",
+    "positive_int",
+    "positive_seconds",
+    "checked_device",
+    "check_weights",
+    "weights_by_term",
+]
 
 
 def validate_grid_schedule(grid_schedule: object) -> list[int]:
@@ -63,18 +70,26 @@ def checked_device(device: object) -> torch.device:
     return parsed
 
 
-def check_weights(weights: Mapping[Any, Any], problem: Problem) -> None:
-    """Weights by term name: known names only (the message lists them), finite numbers >= 0."""
-    names = ["pde"]
+def _condition_terms(problem: Problem) -> list[tuple[str, str]]:
+    """``(label, kind)`` of each condition's loss term: labels primed when repeated (as the loss names them), kinds
+    from the condition's type (``"dirichlet"``), also for a condition with a ``name``."""
+    terms: list[tuple[str, str]] = []
     for condition in problem.conditions:
         label = condition.label
-        while label in names:  # repeated labels get a prime, as the loss names them
+        while label in ["pde"] + [t[0] for t in terms]:
             label += "'"
-        names.append(label)
-        kind = label.split("[")[0].rstrip("'")
-        if kind not in names:
-            names.append(kind)
-    names += [n for obs in problem.data for n in (obs.label, "data") if n not in names]  # observations
+        terms.append((label, condition.default_label().split("[")[0]))
+    return terms
+
+
+def check_weights(weights: Mapping[Any, Any], problem: Problem) -> None:
+    """Weights by term name or kind: known names only (the message lists them), finite numbers >= 0."""
+    names = ["pde"]
+    candidates = [n for term in _condition_terms(problem) for n in term]
+    candidates += [n for obs in problem.data for n in (obs.label, "data")]  # observations
+    for name in candidates:
+        if name not in names:
+            names.append(name)
     for key, value in weights.items():
         if key not in names:
             raise ValueError(f"weights: unknown term {key!r}; the loss terms of this problem are {names}")
@@ -82,3 +97,13 @@ def check_weights(weights: Mapping[Any, Any], problem: Problem) -> None:
             raise TypeError(f"weights[{key!r}] must be a number >= 0, got {value!r}")
         if not (math.isfinite(value) and float(value) >= 0):
             raise ValueError(f"weights[{key!r}] must be a finite number >= 0, got {value!r}")
+
+
+def weights_by_term(weights: Mapping[str, float], problem: Problem) -> dict[str, float]:
+    """``weights`` (checked) with each condition's term given its kind's weight where only the kind was named, so
+    ``{"dirichlet": 10}`` also weighs a Dirichlet condition with ``name="wall"``; a term's own name wins."""
+    resolved = {key: float(value) for key, value in weights.items()}
+    for label, kind in _condition_terms(problem):
+        if label not in resolved and kind in weights:
+            resolved[label] = float(weights[kind])
+    return resolved

@@ -83,3 +83,20 @@ def test_names_survive_the_recipe() -> None:
     bad = {**recipe, "bcs": [{**recipe["bcs"][0], "name": "pde"}]}
     with pytest.raises(ValueError, match=r"bcs\[0\].*not 'pde'"):
         problem_from_recipe(bad)
+
+
+def test_a_weight_by_kind_reaches_named_conditions() -> None:
+    """``weights={"dirichlet": 4}`` weighs every Dirichlet term, a named one too; a term's own name wins."""
+    problem = _square([kp.Dirichlet(0, on=inlet, name="inlet"), kp.Dirichlet(0, on=lambda p: p[:, 0] >= 0.5)])
+
+    def loss(weights: dict[str, float]) -> float:
+        solver = kp.Solver(problem, width=[2, 3, 1], grid=3, n_interior=40, n_boundary=16, n_test=100,
+                           weights=weights, seed=0)  # fmt: skip
+        solver.solve(grid_schedule=[3], steps=2, progress=False)
+        return solver.history[-1].loss
+
+    by_kind = loss({"dirichlet": 4.0})
+    assert by_kind == pytest.approx(loss({"inlet": 4.0, "dirichlet[mask]": 4.0}), rel=1e-12)
+    assert by_kind != pytest.approx(loss({"dirichlet[mask]": 4.0}), rel=1e-6)
+    solver = kp.Solver(problem, width=[2, 3, 1], weights={"dirichlet": 4.0, "inlet": 2.0})
+    assert solver.weights["inlet"] == 2.0 and solver.weights["dirichlet[mask]"] == 4.0
