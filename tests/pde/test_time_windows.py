@@ -8,7 +8,7 @@ import torch
 
 import kanpde as kp
 from kanpde.pde.fields import JetRequest
-from kanpde.pde.time_windows import PiecewiseInTime, window_problem
+from kanpde.pde.time_windows import PiecewiseInTime, solve_in_windows, window_problem
 
 F64 = torch.float64
 STANDING = "sin(pi*x)*cos(pi*t)"
@@ -32,8 +32,16 @@ def windowed_wave() -> tuple[kp.Solver, kp.Result]:
     return solver, result
 
 
-def test_each_window_starts_with_the_previous_end_value_and_velocity(windowed_wave) -> None:
-    solver, _ = windowed_wave
+@pytest.fixture(scope="module")
+def exactly_handed_over_wave() -> kp.Solver:
+    torch.set_num_threads(1)
+    solver = kp.Solver(_wave(1.5), width=[2, 4, 1], seed=0, n_interior=150, n_test=1000)
+    solve_in_windows(solver, 3, grid_schedule=[4], steps=3, budget_seconds=None, progress=False, exact_handover=True)
+    return solver
+
+
+def test_each_window_starts_with_the_previous_end_value_and_velocity(exactly_handed_over_wave) -> None:
+    solver = exactly_handed_over_wave
     piecewise = solver.approximation
     assert isinstance(piecewise, PiecewiseInTime) and len(piecewise.windows) == 3
     assert piecewise.edges == pytest.approx([0.0, 0.5, 1.0, 1.5])
