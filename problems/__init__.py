@@ -56,6 +56,7 @@ PROBLEMS: dict[str, str] = {
     "poisson_5d": "poisson_5d",
     "poisson_10d": "poisson_10d",
     "wave_1d": "wave_1d",
+    "wave_1d_long": "wave_1d_long",
 }
 
 

@@ -176,10 +176,11 @@ class StageTraining:
         else:
             interior = domain.sample_interior(n_interior, **kwargs)
         hard = self.approximation.constraint is not None
+        imposed = getattr(self.approximation.constraint, "imposes", (Dirichlet, Initial, InitialVelocity))
         conditions = [
             (c, c.sample(domain, n_boundary, **kwargs))
             for c in self.problem.conditions
-            if not (hard and isinstance(c, (Dirichlet, Initial, InitialVelocity)))
+            if not (hard and isinstance(c, imposed))
         ]
         constraint = self.approximation.constraint
         jets = constraint.jets(interior, self.request) if constraint is not None else None
