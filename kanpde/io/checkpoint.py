@@ -239,7 +239,7 @@ def _checked_settings(data: object) -> dict[str, Any]:
         string(optimizer, "settings.optimizer")
     number(settings["lr"], "settings.lr", optional=True)
     weights = settings["weights"]
-    if weights != "adaptive":
+    if weights not in ("adaptive", "ntk", "residual"):
         if not isinstance(weights, dict) or len(weights) > 1000:
             raise fail("settings.weights", "'adaptive' or a dict of loss weights", weights)
         for key, value in weights.items():

@@ -27,6 +27,7 @@ from ..kan import KAN
 from ..kan.network import validate_seed, validate_width
 from ..kan.training import OPTIMIZERS, progress_bar
 from .approximation import Approximation, exact_dirichlet, exact_dirichlet_applies
+from .balancing import SCHEMES
 from .budget import TimeLimits
 from .distributed import SINGLE, communicator
 from .fields import probe
@@ -73,7 +74,8 @@ class Solver(StageTraining):
             every stage, ``steps`` steps each. ``lr`` is the learning rate of L-BFGS and Adam.
         weights: loss weights by term (``{"pde": 1, "dirichlet": 10}``; default 1 each), or "adaptive": at the
             start of every stage each condition's weight becomes ``|grad L_pde| / |grad L_term|`` (gradient-norm
-            balancing, Wang et al. 2021), clipped to [1e-2, 1e4].
+            balancing, Wang et al. 2021), clipped to [1e-2, 1e4]; "ntk" or "residual": other balancing schemes
+            (:mod:`kanpde.pde.balancing`, which says what they were measured to do).
         hard_constraint: impose a whole-boundary Dirichlet condition (and the initial value) exactly,
             ``u = b N + g``; "auto" (default) does so on boxes, whose distance function is smooth.
         update_grid: move the knots to follow the interior points at the start of each stage (off by default:
@@ -136,8 +138,10 @@ class Solver(StageTraining):
             raise ValueError(
                 f"optimizer must be one of {('auto', 'lm', *OPTIMIZERS)} or a sequence of them, got {optimizer!r}"
             )
-        if isinstance(weights, str) and weights != "adaptive":
-            raise ValueError(f"weights must be a mapping of term -> weight or 'adaptive', got {weights!r}")
+        if isinstance(weights, str) and weights not in SCHEMES:
+            raise ValueError(
+                f"weights must be a mapping of term -> weight or 'adaptive', 'ntk', 'residual', got {weights!r}"
+            )
         if weights is not None and not isinstance(weights, (str, Mapping)):
             raise TypeError(f"weights must be a mapping of term -> weight or 'adaptive', got {weights!r}")
         if isinstance(weights, Mapping):
@@ -150,7 +154,8 @@ class Solver(StageTraining):
         self.n_interior = None if n_interior is None else _positive_int("n_interior", n_interior)
         self.n_boundary = None if n_boundary is None else _positive_int("n_boundary", n_boundary)
         self.optimizers, self.lr = tuple(str(o).lower() for o in chain), lr
-        self.adaptive_weights = weights == "adaptive"
+        self.balancing = weights if isinstance(weights, str) else None
+        self.adaptive_weights = self.balancing is not None
         self.weights: dict[str, float] = {} if isinstance(weights, str) else dict(weights or {})
         self.adaptive_sampling = bool(adaptive_sampling)
         self.n_test = _positive_int("n_test", n_test)
@@ -209,7 +214,7 @@ class Solver(StageTraining):
             "device": str(self.device),
             "optimizer": self.optimizers[0] if len(self.optimizers) == 1 else list(self.optimizers),
             "lr": self.lr,
-            "weights": "adaptive" if self.adaptive_weights else dict(self.weights),
+            "weights": self.balancing if self.balancing else dict(self.weights),
             "hard_constraint": self.approximation.constraint is not None,
             "update_grid": self.update_grid,
             "adaptive_sampling": self.adaptive_sampling,
