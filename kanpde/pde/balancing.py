@@ -33,11 +33,16 @@ from torch import Tensor
 
 from .approximation import Approximation
 from .distributed import SINGLE, Communicator
+from .fields import JetRequest
 from .gauss_newton import ResidualSystem
 from .objective import LossObjective
+from .problem import Problem
 from .residuals import ResidualTerms
 
-__all__ = ["SCHEMES", "WEIGHT_MIN", "WEIGHT_MAX", "clipped", "gradient_norm_weights", "ntk_weights", "progress_weights"]
+__all__ = [
+    "SCHEMES", "WEIGHT_MIN", "WEIGHT_MAX", "clipped", "default_scheme", "gradient_norm_weights", "ntk_weights",
+    "progress_weights",
+]  # fmt: skip
 
 SCHEMES = ("adaptive", "ntk", "residual")
 """The names ``weights=`` accepts for a balancing scheme (see the module docstring)."""
@@ -47,6 +52,16 @@ WEIGHT_MIN, WEIGHT_MAX = 1e-2, 1e4
 
 NTK_ROWS = 2000
 """Most rows of each term whose Jacobian enters the NTK trace (the first ones: the points are quasi-random)."""
+
+
+def default_scheme(problem: Problem, request: JetRequest, *, imposed: bool) -> str | None:
+    """The balancing of a solver built without ``weights``: "ntk" when the problem keeps a condition as a loss
+    term (``imposed``: the hard constraint imposes every condition, leaving the PDE term alone), has no
+    observations or unknowns (whose weights carry their noise model) and its residual runs on the jet path (the
+    Jacobian rows the traces need); else None (every weight 1)."""
+    if imposed or not problem.conditions or problem.data or problem.unknowns or request.autograd:
+        return None
+    return "ntk"
 
 
 def clipped(weights: Mapping[str, float]) -> dict[str, float]:

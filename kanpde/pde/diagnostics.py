@@ -164,19 +164,23 @@ def hints(balances: Sequence[TermBalance], solution_spread: float) -> list[str]:
     value_scale = max([b.data_rms for b in balances if b.value_spread is not None] + [0.0])
     out = []
     for b in balances:
-        rel = b.relative if b.value_spread is None else b.rms / max(b.data_rms, value_scale)
+        scale = b.data_rms if b.value_spread is None else max(b.data_rms, value_scale)
+        rel = b.rms / scale if scale > 0 else None
         if b.label == "pde" or rel is None or rel <= UNMET:
             continue
         favoured = pde_relative is None or pde_relative * _IMBALANCE < rel
         cause = "; the loss balance favours the PDE" if favoured else ""
         out.append(
             f"condition '{b.label}' is not met: its RMS residual is {_percent(rel)} of its data{cause}. "
-            f"Try weights='adaptive', or a larger weight for it (weights={{'{b.label}': 100}})."
+            f"Try a larger weight for it (weights={{'{b.label}': 100}}), or the balancing weights='ntk' (the "
+            "default) or 'adaptive' if weights were set by hand."
         )
     if data_spread > 0 and solution_spread < COLLAPSED * data_spread:
         out.append(
             f"the solution is almost constant (spread {solution_spread:.2e}) while its boundary/initial data vary "
-            f"by {data_spread:.2e}: training collapsed toward a constant. Try weights='adaptive'."
+            f"by {data_spread:.2e}: training collapsed toward a constant. Try the balancing weights='ntk' (the "
+            "default) if weights were set by hand, a larger weight for the boundary and initial terms, or imposing "
+            "one whole-boundary Dirichlet condition exactly (hard_constraint=True)."
         )
     if pde_relative is not None and pde_relative > UNMET and not out:
         out.append(

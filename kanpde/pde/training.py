@@ -321,7 +321,7 @@ class StageTraining:
     def _balanced_weights(self, shard: ResidualTerms, counts: dict[str, int]) -> dict[str, float]:
         """Condition weights of the balancing scheme ``self.balancing`` (see :mod:`kanpde.pde.balancing`)."""
         scheme = getattr(self, "balancing", None) or "adaptive"
-        if scheme == "ntk":
+        if scheme == "ntk" and not self.request.autograd:  # Jacobian rows need the jet path (else: gradient norms)
             return ntk_weights(self.approximation, shard, counts, comm=self.comm)
         if scheme == "residual":
             objective = self._objective(shard, counts, {})
