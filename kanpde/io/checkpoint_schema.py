@@ -64,9 +64,9 @@ def checked_settings(data: object) -> dict[str, Any]:
         string(optimizer, "settings.optimizer")
     number(settings["lr"], "settings.lr", optional=True)
     weights = settings["weights"]
-    if weights != "adaptive":
+    if weights not in ("adaptive", "ntk", "residual"):
         if not isinstance(weights, dict) or len(weights) > 1000:
-            raise fail("settings.weights", "'adaptive' or a dict of loss weights", weights)
+            raise fail("settings.weights", "'adaptive', 'ntk', 'residual' or a dict of loss weights", weights)
         for key, value in weights.items():
             string(key, "a key of settings.weights")
             number(value, f"settings.weights[{key!r}]")

@@ -40,7 +40,8 @@ class StageRecord:
     ``switch_ratio`` is the loss on the stage's points right after its grid extension divided by the loss right
     before it (1 up to rounding: the refined network computes the same function), None for a first stage.
     ``stopped`` says why the stage ended before its steps were done (divergence, Ctrl-C, a time limit), else None.
-    With ``weights="adaptive"`` the weights change from stage to stage, so ``loss`` is the unweighted sum of the
+    With balanced weights (``"ntk"``, the default where conditions are loss terms, ``"adaptive"``, ``"residual"``)
+    the weights change from stage to stage, so ``loss`` is the unweighted sum of the
     terms' mean squares (comparable between stages) and ``weighted_loss`` the loss the optimiser lowered; otherwise
     ``loss`` is the (weighted) loss and ``weighted_loss`` None.
     """
@@ -114,7 +115,7 @@ class Result:
             cut = "  (cut short)" if s.stopped else ""
             lines.append(f"{s.grid:>6} {s.steps:>6} {s.loss:>10.2e} {rel:>10} {mx:>10} {s.seconds:>8.1f}{cut}")
         if any(s.weighted_loss is not None for s in self.stages):
-            lines.append("loss: unweighted sum of the terms (weights='adaptive' re-weights them: see weighted_loss)")
+            lines.append("loss: unweighted sum of the terms (the balanced weights change per stage: see weighted_loss)")
         if self.refinement:
             lines.append(f"grid schedule: {self.refinement}")
         for name, value in self.unknowns.items():

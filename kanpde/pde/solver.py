@@ -27,6 +27,7 @@ from ..kan import KAN
 from ..kan.network import validate_seed, validate_width
 from ..kan.training import OPTIMIZERS, progress_bar
 from .approximation import Approximation, exact_dirichlet, exact_dirichlet_applies
+from .balancing import SCHEMES, default_scheme
 from .budget import TimeLimits
 from .distributed import SINGLE, communicator
 from .fields import probe
@@ -72,9 +73,13 @@ class Solver(StageTraining):
         optimizer: "auto" (default: Levenberg-Marquardt when the Jacobian fits in ``lm_max_entries`` numbers, else
             L-BFGS), "lm", "lbfgs" or "adam"; or a chain such as ``("adam", "lbfgs")``, run one after the other in
             every stage, ``steps`` steps each. ``lr`` is the learning rate of L-BFGS and Adam.
-        weights: loss weights by term (``{"pde": 1, "dirichlet": 10}``; default 1 each), or "adaptive": at the
-            start of every stage each condition's weight becomes ``|grad L_pde| / |grad L_term|`` (gradient-norm
-            balancing, Wang et al. 2021), clipped to [1e-2, 1e4].
+        weights: loss weights by term (``{"pde": 1, "dirichlet": 10}``; a term not named counts once), or a
+            balancing scheme that sets them at the start of every stage (:mod:`kanpde.pde.balancing`): "ntk" (each
+            term gets the same share of the Gauss-Newton matrix, Wang, Yu & Perdikaris 2022), "adaptive"
+            (``|grad L_pde| / |grad L_term|``, Wang, Teng & Perdikaris 2021) or "residual"; clipped to [1e-2, 1e4].
+            Default None: "ntk" when the problem has loss terms besides the PDE and no observations or unknowns
+            (measured best over the suite, see :mod:`kanpde.pde.balancing`), else 1 each; ``weights={}`` keeps
+            every weight 1.
         hard_constraint: impose a whole-boundary Dirichlet condition (and the initial value) exactly,
             ``u = b N + g``; "auto" (default) does so on boxes, whose distance function is smooth.
         update_grid: move the knots to follow the interior points at the start of each stage (off by default:
@@ -137,10 +142,12 @@ class Solver(StageTraining):
             raise ValueError(
                 f"optimizer must be one of {('auto', 'lm', *OPTIMIZERS)} or a sequence of them, got {optimizer!r}"
             )
-        if isinstance(weights, str) and weights != "adaptive":
-            raise ValueError(f"weights must be a mapping of term -> weight or 'adaptive', got {weights!r}")
+        if isinstance(weights, str) and weights not in SCHEMES:
+            raise ValueError(
+                f"weights must be a mapping of term -> weight or 'adaptive', 'ntk', 'residual', got {weights!r}"
+            )
         if weights is not None and not isinstance(weights, (str, Mapping)):
-            raise TypeError(f"weights must be a mapping of term -> weight or 'adaptive', got {weights!r}")
+            raise TypeError(f"weights must be a mapping of term -> weight or a scheme name {SCHEMES}, got {weights!r}")
         if isinstance(weights, Mapping):
             _check_weights(weights, problem)
         if dtype not in (torch.float32, torch.float64):
@@ -151,7 +158,8 @@ class Solver(StageTraining):
         self.n_interior = None if n_interior is None else _positive_int("n_interior", n_interior)
         self.n_boundary = None if n_boundary is None else _positive_int("n_boundary", n_boundary)
         self.optimizers, self.lr = tuple(str(o).lower() for o in chain), lr
-        self.adaptive_weights = weights == "adaptive"
+        self.balancing = weights if isinstance(weights, str) else None
+        self.adaptive_weights = self.balancing is not None
         self.weights: dict[str, float] = {} if isinstance(weights, str) else _weights_by_term(weights or {}, problem)
         self.adaptive_sampling = bool(adaptive_sampling)
         self.n_test = _positive_int("n_test", n_test)
@@ -190,6 +198,9 @@ class Solver(StageTraining):
             self.request = probe(problem.residual, problem.coords, problem.n_fields, dtype, points=probe_points)
             problem.check_data(probe_points)  # a bad exact solution or coefficient fails here, before any training
         warn_unused(problem.unknowns, seen)
+        if weights is None:  # the default balancing where it applies (kanpde.pde.balancing.default_scheme)
+            self.balancing = default_scheme(problem, self.request, imposed=constraint is not None)
+            self.adaptive_weights = self.balancing is not None
         self._closure: Tensor | None = None
         self.result: Result | None = None  # of the last solve (also when it was interrupted)
         self._callback: Callable[[Solver, StepRecord], None] | None = None
@@ -210,7 +221,7 @@ class Solver(StageTraining):
             "device": str(self.device),
             "optimizer": self.optimizers[0] if len(self.optimizers) == 1 else list(self.optimizers),
             "lr": self.lr,
-            "weights": "adaptive" if self.adaptive_weights else dict(self.weights),
+            "weights": self.balancing if self.balancing else dict(self.weights),
             "hard_constraint": self.approximation.constraint is not None,
             "update_grid": self.update_grid,
             "adaptive_sampling": self.adaptive_sampling,

@@ -21,6 +21,7 @@ from torch import Tensor
 from ..kan import KAN
 from ..kan.training import loss_scale, make_optimizer, optimizer_step
 from .approximation import Approximation
+from .balancing import gradient_norm_weights, ntk_weights, progress_weights
 from .budget import TimeLimits
 from .conditions import Dirichlet, Initial, InitialVelocity
 from .diagnostics import hints, term_balance
@@ -65,6 +66,7 @@ class StageTraining:
     lr: float | None
     weights: dict[str, float]
     adaptive_weights: bool
+    balancing: str | None  # a scheme of kanpde.pde.balancing, or None (fixed weights)
     adaptive_sampling: bool
     compile: bool
     lm_max_entries: int
@@ -318,21 +320,15 @@ class StageTraining:
         )  # fmt: skip
 
     def _balanced_weights(self, shard: ResidualTerms, counts: dict[str, int]) -> dict[str, float]:
-        """Condition weights that give every loss term the gradient norm of the PDE term."""
-        norms = {}
-        for name in counts:
-            only = {other: float(other == name) for other in counts}
-            objective = self._objective(shard, counts, only)
-            objective.backward()
-            total: Tensor | float = 0.0  # summed in the order of the parameters
-            for p in objective.params:
-                if p.grad is not None:
-                    total = total + (p.grad * p.grad).sum()
-            norms[name] = float(torch.sqrt(torch.as_tensor(total)))
-            for p in objective.params:
-                p.grad = None
-        reference = norms.pop("pde")
-        return {"pde": 1.0} | {name: min(max(reference / max(norm, 1e-300), 1e-2), 1e4) for name, norm in norms.items()}
+        """Condition weights of the balancing scheme ``self.balancing`` (see :mod:`kanpde.pde.balancing`)."""
+        scheme = getattr(self, "balancing", None) or "adaptive"
+        if scheme == "ntk" and not self.request.autograd:  # Jacobian rows need the jet path (else: gradient norms)
+            return ntk_weights(self.approximation, shard, counts, comm=self.comm)
+        if scheme == "residual":
+            objective = self._objective(shard, counts, {})
+            initial = self.history[0].terms if self.history else {}
+            return progress_weights(objective.terms(), initial)
+        return gradient_norm_weights(lambda weights: self._objective(shard, counts, weights), list(counts))
 
     def _run_stage_lm(
         self,

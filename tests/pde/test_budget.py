@@ -67,5 +67,5 @@ def test_adaptive_weights_record_the_unweighted_stage_loss() -> None:
         assert stage.loss == pytest.approx(sum(last.terms.values()), rel=1e-12)
     assert any(s.weighted_loss != pytest.approx(s.loss) for s in result.stages)  # the weights were not all 1
     assert "unweighted sum of the terms" in result.summary()
-    plain = _solver(hard_constraint=False).solve(grid_schedule=[3], steps=3, progress=False)
+    plain = _solver(hard_constraint=False, weights={}).solve(grid_schedule=[3], steps=3, progress=False)  # fixed
     assert plain.stages[0].weighted_loss is None and "unweighted" not in plain.summary()
