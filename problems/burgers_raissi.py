@@ -45,6 +45,8 @@ BASELINE: dict[str, Any] | None = {
 _NODES = 2401
 _Z_MAX = 12.0
 _CHUNK = 4096
+_CACHE: dict[tuple[float, str, tuple[int, ...], bytes], Tensor] = {}  # values at recent point sets (no gradient)
+_CACHE_SIZE = 4
 
 
 def _params(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -64,10 +66,23 @@ def _cole_hopf(x: Tensor, t: Tensor, nu: float) -> Tensor:
 
 
 def exact_solution(points: Tensor, **overrides: Any) -> Tensor:
-    """The Cole-Hopf reference. Shapes: ``(n_points, 2) -> (n_points,)`` with columns (x, t)."""
+    """The Cole-Hopf reference. Shapes: ``(n_points, 2) -> (n_points,)`` with columns (x, t).
+
+    Values at points without gradient are kept for the last few point sets (the quadrature takes about 7 s on
+    20,000 test points, one thread, and a solve evaluates its errors on the same points after every stage)."""
     nu = _params(overrides)["viscosity"]
+    key = None
+    if not points.requires_grad:  # errors are evaluated on the same test points after every stage: reuse them
+        key = (nu, str(points.dtype), tuple(points.shape), points.detach().cpu().numpy().tobytes())
+        if key in _CACHE:
+            return _CACHE[key].to(points.device, copy=True)
     parts = [_cole_hopf(chunk[:, 0], chunk[:, 1], nu) for chunk in points.split(_CHUNK)]
-    return torch.cat(parts) if parts else points.new_zeros(0)
+    values = torch.cat(parts) if parts else points.new_zeros(0)
+    if key is not None:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = values.detach().cpu().clone()
+    return values
 
 
 def make_problem(**overrides: Any) -> kp.Problem:
