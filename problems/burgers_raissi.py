@@ -15,9 +15,10 @@ Exact:     the Cole-Hopf solution u = -2 nu phi_x / phi with phi the heat-equati
            quadrature the literature's reference data was made from.
 Source:    Raissi, Perdikaris & Karniadakis, "Physics-informed neural networks", J. Comput. Phys. 378 (2019)
            686-707, sec. 3.1 (continuous-time Burgers; their PINN: relative L2 error 6.7e-4 with 10,000 collocation
-           points and L-BFGS); the Cole-Hopf transform: Hopf (1950), Cole (1951); Basdevant et al., "Spectral and
-           finite difference solutions of the Burgers equation", Comput. & Fluids 14 (1986) (this benchmark's
-           shock: |u_x| about 152 at t = 0.51, x = 0).
+           points and L-BFGS); PINNacle (Hao et al., NeurIPS 2024, Table 3) has the same problem as Burgers1d-C,
+           best L2RE 1.45e-2 over its PINN variants; the Cole-Hopf transform: Hopf (1950), Cole (1951);
+           Basdevant et al., "Spectral and finite difference solutions of the Burgers equation", Comput. & Fluids
+           14 (1986) (this benchmark's shock: |u_x| about 152 at t = 0.51, x = 0).
 
 Parameters (``make_problem`` overrides): ``viscosity`` (nu > 0, down to about 0.002 for the quadrature to stay
 accurate), ``t1`` (> 0).
@@ -41,10 +42,16 @@ SETTINGS: dict[str, Any] = {"width": [2, 10, 1], "grid_schedule": [5, 10, 20], "
 BASELINE: dict[str, Any] | None = {
     "source": "Raissi, Perdikaris & Karniadakis, J. Comput. Phys. 378 (2019), sec. 3.1 (PINN, L-BFGS)",
     "rel_l2": 6.7e-4,
-}
+    "others": [
+        {"source": "PINNacle, Hao et al., NeurIPS 2024, Table 3, Burgers1d-C (best of its PINN variants: the "
+         "vanilla PINN, Adam, 20,000 epochs)", "rel_l2": 1.45e-2},
+    ],
+}  # fmt: skip
 _NODES = 2401
 _Z_MAX = 12.0
 _CHUNK = 4096
+_CACHE: dict[tuple[float, str, tuple[int, ...], bytes], Tensor] = {}  # values at recent point sets (no gradient)
+_CACHE_SIZE = 4
 
 
 def _params(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -64,10 +71,23 @@ def _cole_hopf(x: Tensor, t: Tensor, nu: float) -> Tensor:
 
 
 def exact_solution(points: Tensor, **overrides: Any) -> Tensor:
-    """The Cole-Hopf reference. Shapes: ``(n_points, 2) -> (n_points,)`` with columns (x, t)."""
+    """The Cole-Hopf reference. Shapes: ``(n_points, 2) -> (n_points,)`` with columns (x, t).
+
+    Values at points without gradient are kept for the last few point sets (the quadrature takes about 7 s on
+    20,000 test points, one thread, and a solve evaluates its errors on the same points after every stage)."""
     nu = _params(overrides)["viscosity"]
+    key = None
+    if not points.requires_grad:  # errors are evaluated on the same test points after every stage: reuse them
+        key = (nu, str(points.dtype), tuple(points.shape), points.detach().cpu().numpy().tobytes())
+        if key in _CACHE:
+            return _CACHE[key].to(points.device, copy=True)
     parts = [_cole_hopf(chunk[:, 0], chunk[:, 1], nu) for chunk in points.split(_CHUNK)]
-    return torch.cat(parts) if parts else points.new_zeros(0)
+    values = torch.cat(parts) if parts else points.new_zeros(0)
+    if key is not None:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = values.detach().cpu().clone()
+    return values
 
 
 def make_problem(**overrides: Any) -> kp.Problem:

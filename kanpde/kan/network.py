@@ -280,8 +280,9 @@ class KAN(nn.Module):
         Every layer keeps the function on its knot range and on every input it has recorded (by :meth:`fit`,
         :meth:`update_grid`, :meth:`record_ranges`, the PDE solver, or ``x`` given here). Each old interval is cut
         into ``grid // current grid`` equal parts, and where the recorded inputs leave the old grid, cells of the
-        same width continue it; the old spline lies in the new space, so the refit is exact to rounding
-        (``refine_error`` of the result: the largest change of an edge function). A layer may therefore get a
+        same width continue it as far as the old spline reaches, then cells doubling in width; the old spline lies
+        in the new space, so the refit is exact to rounding (``refine_error`` of the result: the largest change of
+        an edge function). A layer may therefore get a
         few more than ``grid`` intervals (each layer's ``grid_size`` says how many). See
         :func:`~kanpde.kan.grid.refined_layer`.
 

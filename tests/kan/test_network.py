@@ -104,12 +104,12 @@ def test_refine_covers_hidden_values_that_leave_the_grid(generator: torch.Genera
     # Nothing recorded: the hidden range comes from the bounds of what the first layer can produce on [-1, 1].
     plain = model.refine(10)
     assert rel_err(plain(x), model(x)) <= 1e-12
-    # With x the ranges are recorded first: the hidden grid covers the hidden values, in cells of width 0.2.
+    # With x the ranges are recorded first: the hidden grid covers the hidden values, from cells of width 0.2.
     widened = model.refine(10, x=x)
     assert rel_err(widened(x), model(x)) <= 1e-12
     lower, upper = widened.layers[1].grid[:, 3], widened.layers[1].grid[:, -4]
     assert bool((lower <= hidden.min(0).values + 1e-12).all() and (upper >= hidden.max(0).values - 1e-12).all())
-    assert widened.layers[1].grid_size > 10 and widened.layers[1].grid_is_uniform
+    assert widened.layers[1].grid_size > 10  # fine cells next to the old range, then cells growing outwards
     torch.testing.assert_close(widened.layers[0].grid, plain.layers[0].grid)  # inputs inside: plain subdivision
     with pytest.raises(ValueError, match="x"):
         model.refine(10, x=x[:, :1])
