@@ -197,7 +197,9 @@ def test_heat_in_a_four_dimensional_ball_samples_and_probes() -> None:
                       initial="1 - x1**2 - x2**2 - x3**2 - x4**2", bcs=[kp.Dirichlet("-t")],
                       exact="1 - x1**2 - x2**2 - x3**2 - x4**2 - t")  # fmt: skip
     solver = kp.Solver(problem, width=[5, 3, 1], grid=3, seed=0, hard_constraint=False, n_test=2000)
-    assert solver.solve(grid_schedule=[3], steps=15, progress=False).rel_l2 < 1e-2
+    # With the default NTK balancing (boundary and initial terms weighed up ~6-8x): 1.2e-2 after 15 steps, 6.2e-5
+    # after 25 (equal weights: 2.4e-3 and 9.4e-5).
+    assert solver.solve(grid_schedule=[3], steps=25, progress=False).rel_l2 < 1e-3
 
 
 # ------------------------------------------------------------------ export and checkpoints
