@@ -31,4 +31,5 @@ def test_readme_python_blocks_run(index: int) -> None:
     if "before" in namespace:  # the KAN block: grid extension keeps the function, as printed
         before, after = float(namespace["before"]), float(namespace["after"])  # type: ignore[arg-type]
         assert abs(after - before) <= 1e-9 * before
-        assert f"RMSE {before:.4e} before refine(10), {after:.4e} after" in README
+        # two digits: the L-BFGS fit's RMSE moves in the third digit between installs (2.3044e-02 / 2.2725e-02)
+        assert f"RMSE {before:.1e} before refine(10), {after:.1e} after" in README
