@@ -38,9 +38,9 @@ SMOOTH = True
 # balancing (later windows weigh their handed-over initial data by NTK traces). Measured, seed 0, one thread: with
 # 1000 points 3.0e-4 (25 s CPU), 2000 points 7.1e-5 (38 s); 2 windows 2.2e-3 (12 s); 100 steps instead of 60, 1000
 # points, 2.0e-4 (45 s); 3000 points 2.2e-4 (48 s); with 2000 points, 8 windows 5.0e-4 (69 s), grid 15 9.5e-4 (seed
-# 1: 1.2e-4), width [2, 16, 1] 1.8e-4 (61 s). Seeds 1 and 2 of these SETTINGS: 2.3e-4, 3.7e-4 (the later windows
-# stay near 2e-4 to 5e-4; the first, which imposes the initial data exactly, reaches 3e-5). wave_1d's weights
-# {"initial": 10, "initial_velocity": 10} (1000 points): 2.0e-1, as u_tt is up to (8 pi)^2 / 2 times u here.
+# 1: 1.2e-4), width [2, 16, 1] 1.8e-4 (61 s; seed 1: 4.1e-5). Seeds 1 and 2 of these SETTINGS: 2.3e-4, 3.7e-4 (the
+# later windows stay near 2e-4 to 5e-4; the first, which imposes the initial data exactly, reaches 3e-5). wave_1d's
+# weights {"initial": 10, "initial_velocity": 10} (1000 points): 2.0e-1, as u_tt is up to (8 pi)^2 / 2 times u here.
 SETTINGS: dict[str, Any] = {
     "width": [2, 10, 1],
     "grid_schedule": [10],
