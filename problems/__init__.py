@@ -57,6 +57,7 @@ PROBLEMS: dict[str, str] = {
     "poisson_10d": "poisson_10d",
     "wave_1d": "wave_1d",
     "wave_1d_long": "wave_1d_long",
+    "wave_1d_c": "wave_1d_c",
 }
 
 

@@ -198,7 +198,10 @@ class Solver(StageTraining):
             self.request = probe(problem.residual, problem.coords, problem.n_fields, dtype, points=probe_points)
             problem.check_data(probe_points)  # a bad exact solution or coefficient fails here, before any training
         warn_unused(problem.unknowns, seen)
-        if weights is None:  # the default balancing where it applies (kanpde.pde.balancing.default_scheme)
+        # Built without weights: the default balancing where it applies (kanpde.pde.balancing.default_scheme). Kept
+        # so that a time window whose constraint leaves its initial data to the loss can balance them (time_windows).
+        self._default_weights = weights is None
+        if weights is None:
             self.balancing = default_scheme(problem, self.request, imposed=constraint is not None)
             self.adaptive_weights = self.balancing is not None
         self._closure: Tensor | None = None

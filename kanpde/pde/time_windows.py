@@ -12,7 +12,11 @@ first order in time does so too with the end value it is handed; one second orde
 its Dirichlet data exactly and fits its initial value and velocity by the loss (:func:`boundary_only`: imposed
 exactly, the second derivatives of the previous window's error entered the PDE residual and the error grew about
 10x per window). The end state is handed on with its exact space derivatives at a cost linear in the number of
-windows (:class:`_EndState`).
+windows (:class:`_EndState`). A solver built without ``weights`` balances those initial-data terms as a solver of
+that window would (NTK traces, :func:`~kanpde.pde.balancing.default_scheme`): the first window imposes all its data,
+so the whole problem's solver has nothing to balance, and weight 1 left them unmet against a PDE term whose
+Jacobian rows are over 1e4x larger (the NTK weights reach their cap, 1e4; PINNacle's Wave1d-C in 4 windows: 3.8e-1
+with weight 1, 3.0e-4 balanced).
 
 Why: a space-time network trained on a long interval tends to fit a wrong, slowly varying solution that meets the
 PDE almost everywhere but has lost the initial value (the PDE residual alone does not propagate information from
@@ -34,6 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from .approximation import HardConstraint
+from .balancing import default_scheme
 from .conditions import Dirichlet, Initial, InitialVelocity
 from .expressions import as_expression
 from .fields import FieldJet, JetRequest
@@ -410,6 +415,9 @@ def solve_in_windows(
         piece.state.generator = solver.state.generator  # one stream of points over the windows
         if previous is not None and piece.approximation.constraint is not None and not exact:
             piece.approximation.constraint = boundary_only(piece.problem)  # the initial data go to the loss
+            if solver._default_weights:  # built without weights: balance these loss terms as such a solver would
+                piece.balancing = default_scheme(piece.problem, piece.request, imposed=False)
+                piece.adaptive_weights = piece.balancing is not None
         grids = schedule
         if last_model is not None and warm_start:  # start from the last window's network, on its grid
             piece.approximation.model = copy.deepcopy(last_model)
