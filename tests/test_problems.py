@@ -226,7 +226,11 @@ def _solve(name: str, **changes: Any) -> kp.Result:
     solver = kp.Solver(module.make_problem(), width=settings["width"], seed=0, n_interior=n_interior)
     windows = settings.get("time_windows")  # time marching (long horizons)
     return solver.solve(
-        grid_schedule=settings["grid_schedule"], steps=settings["steps"], progress=False, time_windows=windows
+        grid_schedule=settings["grid_schedule"],
+        steps=settings["steps"],
+        progress=False,
+        time_windows=windows,
+        start=settings.get("start"),
     )
 
 
