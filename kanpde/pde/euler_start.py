@@ -7,19 +7,21 @@ Levenberg-Marquardt on the first stage's interior points, to
 
     u(x, t) = g(x, t) + (t - t0) v(x, t),    v = -R(g) / a,
 
-the first-order Taylor step in time: ``R(g)`` is the PDE residual of ``g`` alone and ``a = dR/du_t`` the
-coefficient of ``u_t`` in the residual (1 for ``kp.Heat``; found by evaluating the residual with ``u_t`` raised by
-1, so any PDE ``a u_t + F(u, grad u, ...) = 0`` with ``a != 0`` qualifies). The target is no solution (it grows
-linearly in time), but it is a product of the spatial structure of ``u0`` (and of ``R(g)``) with a simple time
-factor: the network then holds that structure, and the PDE training only corrects the time profile.
+the first-order Taylor step in time: ``R(g)`` is the PDE residual of ``g`` alone and ``a = dR/du_t`` the coefficient
+of ``u_t`` in the residual (1 for ``kp.Heat``; found by evaluating the residual with ``u_t`` raised by 1, so any PDE
+``a u_t + F(u, grad u, ...) = 0`` with ``a != 0`` qualifies). The target is no solution (it is linear in time), but
+it is a product of the spatial structure of ``u0`` (and of ``R(g)``) with a simple time factor: the network then
+holds that structure, and the PDE training only corrects the time profile.
 
-Why: measured on the multi-scale heat problem (``problems/heat_multiscale.py``: ``sin(20 pi x) sin(pi y)``
-decaying like ``e^-t`` over ``t`` in ``[0, 5]``, ``[3, 10, 1]``, grid 40, 8000 points, one thread), the PDE
-training from the network's random start stays at the error of ``N = 0`` (2.66) for 40 Levenberg-Marquardt steps,
-while a direct fit of a known function of that shape converges in 20 steps; after this start the same PDE training
-reaches 2.4e-2 in 37 steps (docs/benchmarks.md, "Harder problems"). The PDE residual weighs the network's
-directions by ``d/dt``, which on a grid of 40 favours wiggles in ``t`` (40 knots where ``u`` is one exponential)
-over the product of ``x`` and ``y`` factors the solution needs; a value fit has no such bias.
+Why: on the multi-scale heat problem (``problems/heat_multiscale.py``: ``sin(20 pi x) sin(pi y)`` decaying like
+``e^-t``; ``[3, 10, 1]``, grid 40, 8000 points, one thread) the PDE training from the network's random start did not
+leave ``u = u0``: over ``t`` in ``[0, 1]`` the error stayed at 0.625 for 24 steps (that of ``u = u0``: 0.624) while
+the loss fell from 0.27 to 0.14. Started from a fit of the exact solution, the same training stays near it (2.1e-4
+before, 2.6e-4 after 14 steps): the solution is a minimum it can hold but does not reach. After this start it
+reaches 1.0e-2 in 100 steps over ``t`` in ``[0, 5]`` (docs/benchmarks.md, "Harder problems"). Smaller versions learn
+from a random start (five periods at grid 20: 1.8e-2 in 40 steps), which suggests (not verified) that the fine grid
+is what hurts: the PDE residual weighs each direction of the network by its ``d/dt``, largest for wiggles in ``t``
+on a grid of 40, while a value fit has no such bias.
 """
 
 from __future__ import annotations
