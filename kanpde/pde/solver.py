@@ -308,7 +308,8 @@ class Solver(StageTraining):
         ``start="euler"`` (a problem first order in time whose initial value is imposed exactly): before the first
         stage of a network not yet trained, fit it to one explicit Euler step from the initial value,
         ``u0 + (t - t0) u_t(t0)``, so that it holds the spatial structure of ``u0`` before the PDE training starts
-        (at most 20 Levenberg-Marquardt steps, not recorded in the history); see :mod:`kanpde.pde.euler_start`.
+        (at most 20 Levenberg-Marquardt steps, not recorded in the history; their time counts towards
+        ``budget_seconds``, which is checked after them); see :mod:`kanpde.pde.euler_start`.
 
         Returns:
             A :class:`~kanpde.pde.result.Result` with errors against ``exact`` (when given), the history and times
@@ -318,8 +319,8 @@ class Solver(StageTraining):
             KeyboardInterrupt: Ctrl-C (re-raised, so the program stops). The model keeps its last completed step
                 and ``solver.result`` holds the result so far: the completed stages and the one cut short (its
                 ``stopped`` says so), the history and the errors of the model as it is.
-            ValueError: a bad ``grid_schedule`` or ``steps``, or a stage that would not fit in memory (estimated
-                before any work, :mod:`kanpde.pde.memory`).
+            ValueError: a bad ``grid_schedule``, ``steps`` or ``start`` (or a problem ``start`` does not apply to),
+                or a stage that would not fit in memory (estimated before any work, :mod:`kanpde.pde.memory`).
         """
         if start is not None and time_windows is not None:
             raise ValueError("start='euler' does not combine with time_windows (each window starts from the last)")
