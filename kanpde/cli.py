@@ -227,6 +227,7 @@ def solve_command(args: argparse.Namespace) -> int:
     problem = build_problem(module)
     settings, schedule, steps = _settings(module, args)
     windows = settings.pop("time_windows", None) if args.time_windows is None else args.time_windows
+    start = settings.pop("start", None) if windows is None else None  # windows start from the last window
     parameters = _parameter_values(problem, getattr(args, "param", None))
     for key in ("n_interior", "chunk_size", "device"):
         if getattr(args, key) is not None:
@@ -248,7 +249,11 @@ def solve_command(args: argparse.Namespace) -> int:
         check_writable(out / "summary.json")  # before solving: an unwritable --out fails now, not after the solve
     try:
         result = solver.solve(
-            grid_schedule=schedule, steps=steps, progress=root and not args.quiet, time_windows=windows
+            grid_schedule=schedule,
+            steps=steps,
+            progress=root and not args.quiet,
+            time_windows=windows,
+            start=start,
         )
     except KeyboardInterrupt:  # keep what was done: the summary and the field of the last completed step
         if solver.result is None or not root:
@@ -415,9 +420,10 @@ def bench_command(args: argparse.Namespace) -> int:
         _, module = resolve_problem(name)
         settings, schedule, steps = _settings(module, args)
         windows = settings.pop("time_windows", None)  # a problem's SETTINGS may ask for time marching
+        first = settings.pop("start", None)  # ... or for a starting guess (kanpde.pde.euler_start)
         start = time.perf_counter()
         result = kp.Solver(build_problem(module), seed=args.seed, **settings).solve(
-            grid_schedule=schedule, steps=steps, progress=False, time_windows=windows
+            grid_schedule=schedule, steps=steps, progress=False, time_windows=windows, start=first
         )
         seconds = time.perf_counter() - start
         baseline = getattr(module, "BASELINE", None)

@@ -32,7 +32,15 @@ PARAMETERS: dict[str, Any] = {"periods": 10, "t1": 5.0}
 KX = 1 / (500 * math.pi) ** 2
 KY = 1 / math.pi**2
 SMOOTH = True
-SETTINGS: dict[str, Any] = {"width": [3, 10, 1], "grid_schedule": [10, 20, 40], "steps": 100, "n_interior": 8000}
+# Grid 40 (four knot intervals per period of sin(20 pi x)) from the start, and the network first fitted to one Euler
+# step from u0 (solve(start="euler")): from a random start the training stays at u = u0 (docs/benchmarks.md).
+SETTINGS: dict[str, Any] = {
+    "width": [3, 20, 1],
+    "grid_schedule": [40],
+    "steps": 60,
+    "n_interior": 8000,
+    "start": "euler",
+}
 BASELINE: dict[str, Any] | None = None
 
 

@@ -145,6 +145,23 @@ def test_bad_input_from_the_problem_settings_is_one_line(tmp_path: Path, capsys:
     assert err.count("\n") == 1 and "weights['pde']" in err
 
 
+def test_a_start_in_the_problem_settings_reaches_solve(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    problem_file = tmp_path / "started.py"
+    problem_file.write_text(
+        "import kanpde as kp\n"
+        "problem = kp.Heat(kp.Interval(0, 1), time=(0, 1), diffusivity=0.1, initial='sin(pi*x)', "
+        "bcs=[kp.Dirichlet(0)], exact='exp(-0.1*pi**2*t)*sin(pi*x)')\n"
+        "SETTINGS = {'width': [2, 3, 1], 'grid_schedule': [3], 'steps': 2, 'n_interior': 64, 'n_test': 64, "
+        "'start': 'euler'}\n"
+    )
+    assert main(["bench", str(problem_file)]) == 0  # Solver(**SETTINGS) would refuse start=: it went to solve
+    assert "started" in capsys.readouterr().out
+    problem_file.write_text(problem_file.read_text().replace("'euler'", "'taylor'"))
+    assert main(["solve", str(problem_file), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "start must be None or one of" in err
+
+
 def test_ctrl_c_saves_what_it_has_and_exits_130(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     problem_file = tmp_path / "interrupted.py"
     problem_file.write_text(

@@ -30,6 +30,7 @@ from .approximation import Approximation, exact_dirichlet, exact_dirichlet_appli
 from .balancing import SCHEMES, default_scheme
 from .budget import TimeLimits
 from .distributed import SINGLE, communicator
+from .euler_start import check_start, euler_start
 from .fields import probe
 from .inverse_parameters import InverseParameters
 from .problem import Problem
@@ -285,6 +286,7 @@ class Solver(StageTraining):
         budget_seconds: float | None = None,
         stage_seconds: float | None = None,
         time_windows: int | None = None,
+        start: str | None = None,
     ) -> Result:
         """Train stage by stage over ``grid_schedule``, at most ``steps`` optimiser steps per stage.
 
@@ -306,6 +308,12 @@ class Solver(StageTraining):
         ``time_windows=n`` (time-dependent problems): time marching over ``n`` equal windows, each initialised by
         the solution trained on the one before; see :mod:`kanpde.pde.time_windows`.
 
+        ``start="euler"`` (a problem first order in time whose initial value is imposed exactly): before the first
+        stage of a network not yet trained, fit it to one explicit Euler step from the initial value,
+        ``u0 + (t - t0) u_t(t0)``, so that it holds the spatial structure of ``u0`` before the PDE training starts
+        (at most 20 Levenberg-Marquardt steps, not recorded in the history; their time counts towards
+        ``budget_seconds``, which is checked after them); see :mod:`kanpde.pde.euler_start`.
+
         Returns:
             A :class:`~kanpde.pde.result.Result` with errors against ``exact`` (when given), the history and times
             (also kept as ``solver.result``). Divergence (NaN/inf) stops with the last good parameters.
@@ -314,9 +322,11 @@ class Solver(StageTraining):
             KeyboardInterrupt: Ctrl-C (re-raised, so the program stops). The model keeps its last completed step
                 and ``solver.result`` holds the result so far: the completed stages and the one cut short (its
                 ``stopped`` says so), the history and the errors of the model as it is.
-            ValueError: a bad ``grid_schedule`` or ``steps``, or a stage that would not fit in memory (estimated
-                before any work, :mod:`kanpde.pde.memory`).
+            ValueError: a bad ``grid_schedule``, ``steps`` or ``start`` (or a problem ``start`` does not apply to),
+                or a stage that would not fit in memory (estimated before any work, :mod:`kanpde.pde.memory`).
         """
+        if start is not None and time_windows is not None:
+            raise ValueError("start='euler' does not combine with time_windows (each window starts from the last)")
         if time_windows is not None:
             from .time_windows import solve_in_windows
 
@@ -333,6 +343,7 @@ class Solver(StageTraining):
             policy = AutoSchedule()
         schedule = policy.grids() if policy is not None else validate_grid_schedule(grid_schedule)
         steps = _positive_int("steps", steps)
+        starting_fit = check_start(start, self)
         budget = _seconds("budget_seconds", budget_seconds)
         if budget is None and policy is not None:
             budget = policy.budget_seconds
@@ -343,16 +354,16 @@ class Solver(StageTraining):
             except ValueError as err:
                 raise ValueError(f"grid_schedule: {err}") from None
         result = Result(None, None)
-        start = time.perf_counter()
+        began = time.perf_counter()
         self._callback, self._paused = callback, 0.0
-        self._limits = TimeLimits(start, budget, stage_limit)
+        self._limits = TimeLimits(began, budget, stage_limit)
         first_record = len(self.history)
         show = progress and self.comm.is_root
         total = steps * len(schedule) * len(self.optimizers)
         bar = progress_bar(total=total, disable=not show, desc="solve", leave=False)
         stage = 0
         grid: int | None = schedule[0]  # None once the schedule is done
-        stage_start, running = start, False
+        stage_start, running = began, False
         interrupt: KeyboardInterrupt | None = None
         self.result = result
         try:
@@ -364,7 +375,11 @@ class Solver(StageTraining):
                 switch_ratio = self._set_grid(grid, batch)
                 if self.update_grid:
                     self.model.update_grid(self.approximation.normalized(batch.interior))
-                stopped = self._run_stage(stage, grid, batch, steps, start, bar, rtol)
+                if starting_fit is not None and self._steps_done == 0:  # a fresh network: fit the starting guess
+                    fit = euler_start(self, batch)
+                    logger.info("solve: start=%r, %d steps, fit loss %.3g -> %.3g", starting_fit, fit["steps"],
+                                fit["loss_start"], fit["loss"])  # fmt: skip
+                stopped = self._run_stage(stage, grid, batch, steps, began, bar, rtol)
                 cut, self._limits = self._limits.cut, dataclasses.replace(self._limits, cut=None)
                 self._record_ranges(batch)
                 record = self._stage_record(stage, grid, first_record, stage_start, stopped or cut)
@@ -381,7 +396,7 @@ class Solver(StageTraining):
                 if policy is None:
                     grid = schedule[stage] if stage < len(schedule) else None
                 else:
-                    elapsed = time.perf_counter() - start - self._paused
+                    elapsed = time.perf_counter() - began - self._paused
                     grid, reason = policy.next_grid(result.stages, elapsed)
                     if grid is None:
                         result.refinement = reason
@@ -399,7 +414,7 @@ class Solver(StageTraining):
 
             result.unknowns, result.uncertainty = identify(self, *self.state.terms)
         result.history = list(self.history)
-        result.seconds = time.perf_counter() - start - self._paused
+        result.seconds = time.perf_counter() - began - self._paused
         if interrupt is None and self._steps_done > 0:
             result.hints = self.hints(batch)
         result.solution = self.solution
