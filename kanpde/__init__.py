@@ -20,6 +20,7 @@ _LAZY = {
     "Robin": "pde.conditions", "Periodic": "pde.conditions", "Problem": "pde.problem", "Poisson": "pde.problem",
     "Heat": "pde.problem", "PDE": "pde.problem", "Solver": "pde.solver", "Result": "pde.result",
     "AutoSchedule": "pde.refinement", "MeshDomain": "pde.mesh_geometry",
+    "RAD": "pde.adaptive_sampling", "RAR": "pde.adaptive_sampling",
     "Ball": "pde.ball",
     "Wave": "pde.problem",
     "Unknown": "pde.unknowns", "UnknownField": "pde.unknowns", "Observations": "pde.observations",
@@ -33,6 +34,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), also=__all__)
 
 
 if TYPE_CHECKING:
+    from .pde.adaptive_sampling import RAD as RAD
+    from .pde.adaptive_sampling import RAR as RAR
     from .pde.ball import Ball as Ball
     from .pde.conditions import Dirichlet as Dirichlet
     from .pde.conditions import Neumann as Neumann

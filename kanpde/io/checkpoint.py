@@ -10,8 +10,9 @@ The payload is data only: tensors, numbers, strings, and lists and dicts of them
 (see :mod:`kanpde.io.recipe`; None for a problem with Python callables, which the caller passes again to
 :func:`load_checkpoint`), the solver settings, the network's architecture per layer (its grid may have been
 extended since construction) and the solver's :class:`~kanpde.pde.train_state.TrainState`: the network's state,
-the sampler's generator state, the history, the number of steps done and (``train_state``) the stage, grid and
-Levenberg-Marquardt damping. Every field is checked against the schema (:mod:`kanpde.io.checkpoint_schema`) before it is
+the sampler's generator state, the history, the number of steps done and (``train_state``) the stage, grid,
+Levenberg-Marquardt damping and the points kept by residual-based refinement (``kept_points``, absent in files
+written before it). Every field is checked against the schema (:mod:`kanpde.io.checkpoint_schema`) before it is
 used: a forged payload (with a valid checksum, which anyone can compute) gives a ``ValueError`` that names the field.
 
 Version 2 files (kanpde before the TrainState) are read too: they lack ``train_state`` only. Version 1 files
@@ -76,6 +77,7 @@ def _problem_entry(problem: Problem) -> dict[str, Any]:
 
 def _settings(solver: Solver) -> dict[str, Any]:
     """The solver's constructor arguments as data (the sampler by name, the dtype as a string)."""
+    from ..pde.adaptive_sampling import adaptive_sampling_data
     from ..pde.sampling import SAMPLER_NAMES
 
     settings = dict(solver.settings())
@@ -88,6 +90,7 @@ def _settings(solver: Solver) -> dict[str, Any]:
     settings["sampler"] = names[0]
     settings["dtype"] = str(settings["dtype"]).removeprefix("torch.")
     settings["weights"] = settings["weights"] if isinstance(settings["weights"], str) else dict(settings["weights"])
+    settings["adaptive_sampling"] = adaptive_sampling_data(settings["adaptive_sampling"] or None)
     return settings
 
 
@@ -126,7 +129,12 @@ def _payload(solver: Solver) -> dict[str, Any]:
         "generator_state": state.generator.get_state(),
         "history": [asdict(record) for record in state.history],
         "steps_done": int(state.step),
-        "train_state": {"stage": int(state.stage), "grid": state.grid, "lm_damping": state.lm_damping},
+        "train_state": {
+            "stage": int(state.stage),
+            "grid": state.grid,
+            "lm_damping": state.lm_damping,
+            "kept_points": None if state.kept_points is None else state.kept_points.detach().cpu(),
+        },
     }
 
 
@@ -307,7 +315,7 @@ def load_checkpoint(
         integer(extra["lm_max_entries"], "extra.lm_max_entries", 1, optional=True)
         history = checked_history(payload["history"])
         steps_done = integer(payload["steps_done"], "steps_done")
-        train_state = checked_train_state(payload["train_state"])
+        train_state = checked_train_state(payload["train_state"], solver_problem.n_coords)
         generator_state = payload["generator_state"]
         reference_state = torch.Generator().get_state()
         if (
@@ -338,6 +346,8 @@ def load_checkpoint(
     state = solver.state
     state.history, state.step = history, int(steps_done)
     state.stage, state.grid = train_state["stage"], train_state["grid"]
+    if train_state["kept_points"] is not None:
+        state.kept_points = train_state["kept_points"].to(dtype=solver.dtype, device=solver.device)
     if train_state["lm_damping"] is not None:
         from ..pde.gauss_newton import LMState
 

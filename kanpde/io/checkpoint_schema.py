@@ -35,6 +35,7 @@ MAX_POINTS = 10**8  # most points per stage or chunk (the solver allocates them 
 
 
 def checked_settings(data: object) -> dict[str, Any]:
+    from ..pde.adaptive_sampling import adaptive_sampling_from_data
     from ..pde.sampling import SAMPLER_NAMES
 
     keys = {
@@ -70,8 +71,11 @@ def checked_settings(data: object) -> dict[str, Any]:
         for key, value in weights.items():
             string(key, "a key of settings.weights")
             number(value, f"settings.weights[{key!r}]")
-    for name in ("hard_constraint", "update_grid", "adaptive_sampling", "compile"):
+    for name in ("hard_constraint", "update_grid", "compile"):
         boolean(settings[name], f"settings.{name}")
+    settings["adaptive_sampling"] = (
+        adaptive_sampling_from_data(settings["adaptive_sampling"], "settings.adaptive_sampling") or False
+    )
     return settings
 
 
@@ -185,8 +189,18 @@ def checked_problem_entry(data: object, problem: Problem | None) -> Problem:
     return rebuilt
 
 
-def checked_train_state(data: object) -> dict[str, Any]:
-    fields = exact_keys(data, "train_state", {"stage", "grid", "lm_damping"})
+def checked_train_state(data: object, n_coords: int) -> dict[str, Any]:
+    """The stage, grid, damping and kept points (``n_coords`` columns; files before them lack ``kept_points``)."""
+    keys = {"stage", "grid", "lm_damping"}
+    if isinstance(data, dict) and "kept_points" in data:
+        keys = keys | {"kept_points"}
+    fields = dict(exact_keys(data, "train_state", keys))
+    kept = fields.setdefault("kept_points", None)
+    if kept is not None and (
+        not isinstance(kept, torch.Tensor) or not kept.is_floating_point() or kept.ndim != 2
+        or kept.shape[1] != n_coords or len(kept) > MAX_POINTS or not bool(torch.isfinite(kept).all())
+    ):  # fmt: skip
+        raise fail("train_state.kept_points", f"None or a finite floating tensor of shape (n, {n_coords})", kept)
     integer(fields["stage"], "train_state.stage", 0, MAX_SIZE)
     integer(fields["grid"], "train_state.grid", 1, MAX_SIZE, optional=True)
     number(fields["lm_damping"], "train_state.lm_damping", optional=True)

@@ -7,9 +7,10 @@ sampling. ``solver.state`` is that value; checkpoints (:mod:`kanpde.io.checkpoin
 and loaded continues exactly as if it had not stopped.
 
 What a checkpoint keeps of it: the network (architecture and state), the step count, the history, the sampling
-generator's state, the stage, grid and the Levenberg-Marquardt damping. The collocation points and residual terms are
-not stored: every stage draws fresh points (from the saved generator state) and rebuilds its terms, so a resumed
-solve starts its next stage exactly as an uninterrupted one would.
+generator's state, the stage, grid, the Levenberg-Marquardt damping and the points kept by residual-based
+refinement. The stage's collocation points and residual terms are not stored: every stage draws fresh points (from
+the saved generator state) and rebuilds its terms, so a resumed solve starts its next stage exactly as an
+uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class TrainState:
         stage: index (within the solve in progress, or the last one) of the current grid stage.
         grid: grid size of the current stage (None before the first solve).
         batch: the collocation points of the current stage, per term (None between solves and after loading).
+        kept_points: interior points that residual-based refinement (``adaptive_sampling="rar"``) added at earlier
+            stage switches and keeps for every later stage (None when there are none).
         terms: the current stage's residual terms on this rank and the rows of each term over all ranks (for the
             uncertainty of identified unknowns); None before a stage.
         optimizer: the state of the current stage's optimiser: a :class:`~kanpde.pde.gauss_newton.LMState`
@@ -51,6 +54,7 @@ class TrainState:
     stage: int = 0
     grid: int | None = None
     batch: CollocationBatch | None = None
+    kept_points: torch.Tensor | None = None
     terms: tuple[ResidualTerms, dict[str, int]] | None = None
     optimizer: Any = None
 

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from ..kan import KAN
 from ..kan.training import loss_scale, make_optimizer, optimizer_step
+from .adaptive_sampling import AbstractAdaptiveSampling
 from .approximation import Approximation
 from .balancing import gradient_norm_weights, ntk_weights, progress_weights
 from .budget import TimeLimits
@@ -33,7 +34,7 @@ from .objective import LossObjective
 from .problem import Problem
 from .residuals import CollocationBatch, ResidualTerms, approximation_source, collocation_terms
 from .result import StageRecord, StepRecord
-from .sampling import AbstractSampler, resample_by_residual
+from .sampling import AbstractSampler
 from .train_state import TrainState
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class StageTraining:
     weights: dict[str, float]
     adaptive_weights: bool
     balancing: str | None  # a scheme of kanpde.pde.balancing, or None (fixed weights)
-    adaptive_sampling: bool
+    adaptive_sampling: AbstractAdaptiveSampling | None  # kanpde.pde.adaptive_sampling (None: uniform)
     compile: bool
     lm_max_entries: int
     # Of the solve in progress (set by ``solve``).
@@ -145,9 +146,13 @@ class StageTraining:
         """Refuse a stage on ``grid`` (or the test set) that cannot fit in memory (see :mod:`kanpde.pde.memory`)."""
         n_params = kan_parameters(self.width, grid, self.k)
         n_interior, n_boundary = self._points_per_stage(n_params=n_params)
-        n_candidates = n_interior * (4 if self.adaptive_sampling else 1)
+        method = self.adaptive_sampling
+        # Kept points (RAR): those kept so far and, as an estimate of the stages to come, twice a stage's share.
+        kept = self.state.kept_points if getattr(self, "state", None) is not None else None  # None: constructing
+        n_kept = (0 if kept is None else len(kept)) + (2 * method.extra_points(n_interior) if method else 0)
+        n_candidates = n_interior * (method.candidates if method else 1) + n_kept
         n_points = n_candidates + n_boundary * len(self.problem.conditions)
-        rows = n_interior + n_boundary * len(self.problem.conditions)
+        rows = n_interior + n_kept + n_boundary * len(self.problem.conditions)
         itemsize = torch.empty(0, dtype=self.dtype).element_size()
         what = f"grid {grid} with n_interior={n_interior}, n_boundary={n_boundary}, chunk_size={self.chunk_size}"
         for name in self.optimizers:
@@ -161,8 +166,13 @@ class StageTraining:
             check_memory(estimate, f"{what} ({name})", device=self.device, hint=hint)
         check_memory(3 * self.n_test * self.problem.n_coords * itemsize, f"n_test={self.n_test}", device=self.device)
 
-    def _sample_batch(self, grid: int | None = None) -> CollocationBatch:
-        """Collocation points for a stage on ``grid`` (their number grows with the network's parameters)."""
+    def _sample_batch(self, grid: int | None = None, *, keep: bool = False) -> CollocationBatch:
+        """Collocation points for a stage on ``grid`` (their number grows with the network's parameters).
+
+        With adaptive sampling (after the first stage) the interior points follow the residual; ``keep``: the
+        points the method keeps for later stages (RAR) become ``state.kept_points`` (a new stage of a solve),
+        otherwise they are used for this batch only (e.g. :meth:`hints`).
+        """
         kwargs: dict[str, Any] = {
             "generator": self.generator,
             "sampler": self.sampler,
@@ -171,10 +181,14 @@ class StageTraining:
         }
         domain = self.problem.domain
         n_interior, n_boundary = self._points_per_stage(grid)
-        if self.adaptive_sampling and self._steps_done > 0:
-            candidates = domain.sample_interior(4 * n_interior, **kwargs)
-            residual = self._view().residual(candidates)
-            interior = resample_by_residual(candidates, residual.abs().sum(1), n_interior, generator=self.generator)
+        if self.adaptive_sampling is not None and self._steps_done > 0:
+            view = self._view()
+            interior, kept = self.adaptive_sampling.stage_points(
+                lambda n: domain.sample_interior(n, **kwargs), lambda x: view.residual(x).abs().sum(1),
+                n_interior, self.state.kept_points, generator=self.generator,
+            )  # fmt: skip
+            if keep:
+                self.state.kept_points = kept
         else:
             interior = domain.sample_interior(n_interior, **kwargs)
         hard = self.approximation.constraint is not None
