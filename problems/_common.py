@@ -41,3 +41,8 @@ def positive(params: Mapping[str, Any], *names: str, problem: str) -> None:
 def num(value: float) -> str:
     """A number as a string that sympy parses back to the same double, in parentheses (safe inside formulas)."""
     return f"({float(value)!r})" if not float(value).is_integer() else f"({int(value)})"
+
+
+def coordinate_names(dim: int) -> tuple[str, ...]:
+    """The space coordinates' names in ``dim`` dimensions, as kanpde names them: x, y, z up to 3, else x1 ... xd."""
+    return ("x", "y", "z")[:dim] if dim <= 3 else tuple(f"x{i}" for i in range(1, dim + 1))
