@@ -32,7 +32,7 @@ from .balancing import SCHEMES, default_scheme
 from .budget import TimeLimits
 from .data_resolution import DEFAULT_SCHEDULE, resolved_schedule
 from .distributed import SINGLE, communicator
-from .euler_start import PROBE_STEPS, STUCK, check_start, data_ratio, euler_start
+from .euler_start import PROBE_STEPS, STUCK, check_start, data_ratio, euler_start, euler_target
 from .fields import probe
 from .inverse_parameters import InverseParameters
 from .problem import Problem
@@ -445,7 +445,11 @@ class Solver(StageTraining):
 
     def _auto_start(self, batch: CollocationBatch, notes: list[str]) -> Callable[[], bool]:
         """The probe of ``solve(start="auto")``: after :data:`~kanpde.pde.euler_start.PROBE_STEPS` steps, make the
-        Euler starting fit when the PDE residual is still above ``STUCK`` times that of the imposed data alone."""
+        Euler starting fit when the PDE residual is still above ``STUCK`` times that of the imposed data alone.
+
+        The fit starts from the network as it was before the probe's steps, so that the stage then runs as under
+        ``start="euler"`` (the same points, the same fit)."""
+        initial = {name: p.detach().clone() for name, p in self.model.named_parameters()}
 
         def probe() -> bool:
             # On the whole batch (not this rank's shard): every rank decides the same.
@@ -453,14 +457,18 @@ class Solver(StageTraining):
             if ratio is None or ratio <= STUCK:
                 return False
             try:
-                fit = euler_start(self, batch)
-            except ValueError:  # no u_t in the residual (euler_target checks before the fit changes anything)
+                euler_target(self, batch)  # raises before anything changes when the residual has no u_t
+            except ValueError:
                 return False
+            with torch.no_grad():
+                for name, p in self.model.named_parameters():
+                    p.copy_(initial[name])
+            fit = euler_start(self, batch)
             note = (
                 f"start: after {PROBE_STEPS} steps the PDE residual was {100 * ratio:.0f}% of that of the imposed "
-                f"initial and boundary values alone (u stays at u0): made the Euler starting fit (start='euler', "
-                f"{fit['steps']:.0f} steps, fit loss {fit['loss_start']:.2g} -> {fit['loss']:.2g}) and started "
-                "the stage over"
+                "initial and boundary values alone (u stays at u0): made the Euler starting fit from the network's "
+                f"initial parameters (start='euler', {fit['steps']:.0f} steps, fit loss {fit['loss_start']:.2g} -> "
+                f"{fit['loss']:.2g}) and started the stage over"
             )
             notes.append(note)
             logger.info("solve: %s", note)
