@@ -1,5 +1,5 @@
 """A starting guess for a problem first order in time: one explicit Euler step from the initial value
-(``solve(start="euler")``).
+(``solve(start="euler")``, or by ``start="auto"``, the default, when the first steps leave ``u`` at ``u0``).
 
 Under a hard constraint ``u = g + b N`` (``g`` carries the initial value ``u0``, ``b`` vanishes at ``t0`` and on
 the boundary) the network starts near ``N = 0``. Before the first stage, ``start="euler"`` fits the network, by
@@ -22,6 +22,10 @@ reaches 1.7e-2 in 100 steps over ``t`` in ``[0, 5]``, and 3.2e-3 in 60 steps wit
 (docs/benchmarks.md, "Harder problems"). Smaller versions learn from a random start (five periods at grid 20: 1.8e-2
 in 40 steps), which suggests (not verified) that the fine grid is what hurts: the PDE residual weighs each direction
 of the network by its ``d/dt``, largest for wiggles in ``t`` on a grid of 40, while a value fit has no such bias.
+
+``start="auto"`` (the default of ``solve``) makes the fit where it is needed: after :data:`PROBE_STEPS` steps of a
+fresh network's first stage, :func:`data_ratio` (the RMS PDE residual over that of ``u = g``) above :data:`STUCK`
+sends the network back to its initial parameters, fits it, and starts the stage over (``Solver._auto_start``).
 """
 
 from __future__ import annotations

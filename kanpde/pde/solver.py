@@ -299,7 +299,9 @@ class Solver(StageTraining):
         ``grid_schedule`` is a strictly increasing list of grid sizes, or "auto" (an
         :class:`~kanpde.pde.refinement.AutoSchedule` with its defaults; pass one to set a target error, a time
         budget or the largest grid): the grid is extended after every stage until a stopping rule holds, and
-        ``result.refinement`` says which.
+        ``result.refinement`` says which. None (the default): ``[5, 10, 30]``, or, for a network not yet trained
+        whose initial value a spline on grid 30 cannot fit to 1% along some axis, the one grid that can (from 5,
+        10, 20, 30, 40, 60, 80; :mod:`kanpde.pde.data_resolution`), said in ``result.notes``.
 
         A Levenberg-Marquardt stage ends early when ten steps lowered the loss by less than ``rtol`` (relative),
         or when no step lowers it at all. ``callback(solver, record)`` runs after every recorded step (e.g. to
@@ -318,7 +320,12 @@ class Solver(StageTraining):
         stage of a network not yet trained, fit it to one explicit Euler step from the initial value,
         ``u0 + (t - t0) u_t(t0)``, so that it holds the spatial structure of ``u0`` before the PDE training starts
         (at most 20 Levenberg-Marquardt steps, not recorded in the history; their time counts towards
-        ``budget_seconds``, which is checked after them); see :mod:`kanpde.pde.euler_start`.
+        ``budget_seconds``, which is checked after them); see :mod:`kanpde.pde.euler_start`. ``start="auto"`` (the
+        default) makes that fit only where the training needs it: after 10 Levenberg-Marquardt steps of the first
+        stage of a network not yet trained, when the PDE residual is still above half that of the imposed data
+        alone (``u`` stays at ``u0``), the network goes back to its initial parameters, is fitted, and the stage
+        starts over (``result.notes`` says so); elsewhere (a problem the fit does not apply to, L-BFGS or Adam, a
+        stage of 10 steps or fewer, ``time_windows``) it does nothing. ``start=None``: never.
 
         Returns:
             A :class:`~kanpde.pde.result.Result` with errors against ``exact`` (when given), the history and times
@@ -328,7 +335,8 @@ class Solver(StageTraining):
             KeyboardInterrupt: Ctrl-C (re-raised, so the program stops). The model keeps its last completed step
                 and ``solver.result`` holds the result so far: the completed stages and the one cut short (its
                 ``stopped`` says so), the history and the errors of the model as it is.
-            ValueError: a bad ``grid_schedule``, ``steps`` or ``start`` (or a problem ``start`` does not apply to),
+            ValueError: a bad ``grid_schedule``, ``steps`` or ``start`` (or a problem ``start="euler"`` does not
+                apply to),
                 or a stage that would not fit in memory (estimated before any work, :mod:`kanpde.pde.memory`).
         """
         default_schedule = grid_schedule is None

@@ -102,3 +102,18 @@ def test_auto_start_and_time_windows_combine() -> None:
 def test_bad_start_names_the_argument() -> None:
     with pytest.raises(ValueError, match=r"start must be None or one of \('auto', 'euler'\)"):
         _solver(_heat()).solve(grid_schedule=[5], steps=1, progress=False, start="taylor")
+
+
+@pytest.mark.slow
+def test_the_defaults_solve_the_multiscale_heat_problem() -> None:
+    # measured 4.1e-3 in about 160 s CPU (docs/benchmarks.md); before these defaults 0.67 after 600 s
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `problems` lives beside `tests`
+    from problems import heat_multiscale
+
+    torch.set_num_threads(1)
+    result = kp.Solver(heat_multiscale.make_problem()).solve(progress=False)
+    assert [s.grid for s in result.stages] == [40] and len(result.notes) == 2, result.summary()
+    assert result.rel_l2 is not None and result.rel_l2 < 1e-2, result.summary()
