@@ -117,3 +117,13 @@ def test_the_defaults_solve_the_multiscale_heat_problem() -> None:
     result = kp.Solver(heat_multiscale.make_problem()).solve(progress=False)
     assert [s.grid for s in result.stages] == [40] and len(result.notes) == 2, result.summary()
     assert result.rel_l2 is not None and result.rel_l2 < 1e-2, result.summary()
+
+
+def test_a_resumed_solve_neither_probes_nor_raises_the_schedule(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(solver_module, "STUCK", -1.0)
+    solver = _solver(_heat("sin(20*pi*x)"))
+    solver.solve(grid_schedule=[5], steps=3, progress=False)  # 3 steps: before the probe
+    solver.save(tmp_path / "run.kanpde")
+    resumed = kp.Solver.load(tmp_path / "run.kanpde")
+    result = resumed.solve(steps=12, progress=False)  # the default schedule on a trained network: kept
+    assert result.notes == [] and [s.grid for s in result.stages] == list(DEFAULT_SCHEDULE)
