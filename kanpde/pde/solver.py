@@ -322,7 +322,7 @@ class Solver(StageTraining):
         (at most 20 Levenberg-Marquardt steps, not recorded in the history; their time counts towards
         ``budget_seconds``, which is checked after them); see :mod:`kanpde.pde.euler_start`. ``start="auto"`` (the
         default) makes that fit only where the training needs it: after 10 Levenberg-Marquardt steps of the first
-        stage of a network not yet trained, when the PDE residual is still above half that of the imposed data
+        stage of a network not yet trained, when the PDE residual is still above 3/4 of that of the imposed data
         alone (``u`` stays at ``u0``), the network goes back to its initial parameters, is fitted, and the stage
         starts over (``result.notes`` says so); elsewhere (a problem the fit does not apply to, L-BFGS or Adam, a
         stage of 10 steps or fewer, ``time_windows``) it does nothing. ``start=None``: never.
