@@ -174,13 +174,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _settings(module: ModuleType, args: argparse.Namespace) -> tuple[dict[str, Any], list[int], int]:
+def _settings(module: ModuleType, args: argparse.Namespace) -> tuple[dict[str, Any], list[int] | None, int]:
+    """The problem's SETTINGS with the command line's overrides: constructor arguments, the grid schedule (None:
+    the solver's default, which it may raise to hold the initial value) and the steps per stage."""
     settings = dict(getattr(module, "SETTINGS", {}) or {})
-    schedule = args.grid_schedule if args.grid_schedule is not None else settings.pop("grid_schedule", [5, 10, 30])
+    schedule = args.grid_schedule if args.grid_schedule is not None else settings.pop("grid_schedule", None)
     steps = args.steps if args.steps is not None else settings.pop("steps", 100)
     settings.pop("grid_schedule", None)
     settings.pop("steps", None)
-    return settings, list(schedule), int(steps)
+    return settings, None if schedule is None else list(schedule), int(steps)
 
 
 def _param(text: str) -> tuple[str, float]:
@@ -227,7 +229,7 @@ def solve_command(args: argparse.Namespace) -> int:
     problem = build_problem(module)
     settings, schedule, steps = _settings(module, args)
     windows = settings.pop("time_windows", None) if args.time_windows is None else args.time_windows
-    start = settings.pop("start", None) if windows is None else None  # windows start from the last window
+    start = settings.pop("start", "auto") if windows is None else None  # windows start from the last window
     parameters = _parameter_values(problem, getattr(args, "param", None))
     for key in ("n_interior", "chunk_size", "device"):
         if getattr(args, key) is not None:
@@ -299,6 +301,7 @@ def write_outputs(
         "seconds": result.seconds,
         "stopped": result.stopped,
         "stages": [vars(s) for s in result.stages],
+        "notes": list(getattr(result, "notes", [])),
         "unknowns": dict(getattr(result, "unknowns", {})),
         "uncertainty": dict(getattr(result, "uncertainty", {})),
     }
@@ -420,7 +423,7 @@ def bench_command(args: argparse.Namespace) -> int:
         _, module = resolve_problem(name)
         settings, schedule, steps = _settings(module, args)
         windows = settings.pop("time_windows", None)  # a problem's SETTINGS may ask for time marching
-        first = settings.pop("start", None)  # ... or for a starting guess (kanpde.pde.euler_start)
+        first = settings.pop("start", "auto")  # ... or for a starting guess (kanpde.pde.euler_start)
         start = time.perf_counter()
         result = kp.Solver(build_problem(module), seed=args.seed, **settings).solve(
             grid_schedule=schedule, steps=steps, progress=False, time_windows=windows, start=first

@@ -362,7 +362,7 @@ def test_periodic_axis(build: Callable[[], Any], names: list[str]) -> None:
         pytest.param({"grid_schedule": ()}, ValueError, ["grid_schedule", "at least one"], id="empty-tuple"),
         pytest.param({"grid_schedule": "5,10"}, TypeError, ["grid_schedule", "'5,10'"], id="string"),
         pytest.param({"grid_schedule": 10}, TypeError, ["grid_schedule", "10"], id="int"),
-        pytest.param({"grid_schedule": None}, TypeError, ["grid_schedule", "None"], id="none"),
+        pytest.param({"grid_schedule": [None]}, ValueError, ["grid_schedule", "None"], id="none"),
         pytest.param({"steps": -1}, ValueError, ["steps", "positive integer", "-1"], id="steps-negative"),
         pytest.param({"steps": 2.5}, ValueError, ["steps", "2.5"], id="steps-float"),
         pytest.param({"steps": "10"}, ValueError, ["steps", "'10'"], id="steps-string"),

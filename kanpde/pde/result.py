@@ -75,6 +75,9 @@ class Result:
         unknowns: identified values of the problem's unknown constants, by name (empty for a forward problem).
         uncertainty: their standard deviations (Gauss-Newton / Laplace approximation at the solution, see
             :func:`kanpde.pde.identification.laplace_uncertainty`), by name.
+        notes: what the solve decided by itself: a default grid schedule raised to hold the initial value
+            (:mod:`kanpde.pde.data_resolution`), the starting fit made by ``start="auto"``
+            (:mod:`kanpde.pde.euler_start`).
         solution: the trained :class:`~kanpde.pde.solution.Solution` at the end of the solve (a value: further
             training leaves it unchanged).
 
@@ -92,6 +95,7 @@ class Result:
     hints: list[str] = field(default_factory=list)
     unknowns: dict[str, float] = field(default_factory=dict)
     uncertainty: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     solution: Solution | None = field(default=None, repr=False, compare=False)
     _member_errors: Callable[..., list[Any]] | None = field(default=None, repr=False, compare=False)
 
@@ -116,6 +120,7 @@ class Result:
             lines.append(f"{s.grid:>6} {s.steps:>6} {s.loss:>10.2e} {rel:>10} {mx:>10} {s.seconds:>8.1f}{cut}")
         if any(s.weighted_loss is not None for s in self.stages):
             lines.append("loss: unweighted sum of the terms (the balanced weights change per stage: see weighted_loss)")
+        lines.extend(f"note: {n}" for n in self.notes)
         if self.refinement:
             lines.append(f"grid schedule: {self.refinement}")
         for name, value in self.unknowns.items():

@@ -30,13 +30,14 @@ from .adaptive_sampling import AbstractAdaptiveSampling, make_adaptive_sampling
 from .approximation import Approximation, exact_dirichlet, exact_dirichlet_applies
 from .balancing import SCHEMES, default_scheme
 from .budget import TimeLimits
+from .data_resolution import DEFAULT_SCHEDULE, resolved_schedule
 from .distributed import SINGLE, communicator
-from .euler_start import check_start, euler_start
+from .euler_start import PROBE_STEPS, STUCK, check_start, data_ratio, euler_start, euler_target
 from .fields import probe
 from .inverse_parameters import InverseParameters
 from .problem import Problem
 from .refinement import AutoSchedule
-from .residuals import DEFAULT_CHUNK_SIZE
+from .residuals import DEFAULT_CHUNK_SIZE, CollocationBatch, collocation_terms
 from .result import Result, StepRecord
 from .sampling import make_sampler
 from .solution import Solution
@@ -214,6 +215,7 @@ class Solver(StageTraining):
         self._callback: Callable[[Solver, StepRecord], None] | None = None
         self._paused = 0.0
         self._limits = TimeLimits()  # of the solve in progress: checked after every optimiser step
+        self._probe: Callable[[], bool] | None = None  # solve(start="auto"), see kanpde.pde.euler_start
 
     def settings(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this solver (with the current grid size), e.g. for checkpoints."""
@@ -281,7 +283,7 @@ class Solver(StageTraining):
     # -- training: the loop over grid stages (one stage: kanpde.pde.training) ------------------------------------
     def solve(
         self,
-        grid_schedule: Sequence[int] | str | AutoSchedule = (5, 10, 30),
+        grid_schedule: Sequence[int] | str | AutoSchedule | None = None,
         steps: int = 100,
         *,
         progress: bool = True,
@@ -290,14 +292,17 @@ class Solver(StageTraining):
         budget_seconds: float | None = None,
         stage_seconds: float | None = None,
         time_windows: int | None = None,
-        start: str | None = None,
+        start: str | None = "auto",
     ) -> Result:
         """Train stage by stage over ``grid_schedule``, at most ``steps`` optimiser steps per stage.
 
         ``grid_schedule`` is a strictly increasing list of grid sizes, or "auto" (an
         :class:`~kanpde.pde.refinement.AutoSchedule` with its defaults; pass one to set a target error, a time
         budget or the largest grid): the grid is extended after every stage until a stopping rule holds, and
-        ``result.refinement`` says which.
+        ``result.refinement`` says which. None (the default): ``[5, 10, 30]``, or, for a network not yet trained
+        whose initial value a spline on grid 30 cannot fit to 1% along some axis, the one grid that can (from 5,
+        10, 20, 30, 40, 60, 80; :mod:`kanpde.pde.data_resolution`), said in ``result.notes`` (not with
+        ``time_windows``: there ``[5, 10, 30]``).
 
         A Levenberg-Marquardt stage ends early when ten steps lowered the loss by less than ``rtol`` (relative),
         or when no step lowers it at all. ``callback(solver, record)`` runs after every recorded step (e.g. to
@@ -316,7 +321,12 @@ class Solver(StageTraining):
         stage of a network not yet trained, fit it to one explicit Euler step from the initial value,
         ``u0 + (t - t0) u_t(t0)``, so that it holds the spatial structure of ``u0`` before the PDE training starts
         (at most 20 Levenberg-Marquardt steps, not recorded in the history; their time counts towards
-        ``budget_seconds``, which is checked after them); see :mod:`kanpde.pde.euler_start`.
+        ``budget_seconds``, which is checked after them); see :mod:`kanpde.pde.euler_start`. ``start="auto"`` (the
+        default) makes that fit only where the training needs it: after 10 Levenberg-Marquardt steps of the first
+        stage of a network not yet trained, when the PDE residual is still above 3/4 of that of the imposed data
+        alone (``u`` stays at ``u0``), the network goes back to its initial parameters, is fitted, and the stage
+        starts over (``result.notes`` says so); elsewhere (a problem the fit does not apply to, L-BFGS or Adam, a
+        stage of 10 steps or fewer, ``time_windows``) it does nothing. ``start=None``: never.
 
         Returns:
             A :class:`~kanpde.pde.result.Result` with errors against ``exact`` (when given), the history and times
@@ -326,10 +336,14 @@ class Solver(StageTraining):
             KeyboardInterrupt: Ctrl-C (re-raised, so the program stops). The model keeps its last completed step
                 and ``solver.result`` holds the result so far: the completed stages and the one cut short (its
                 ``stopped`` says so), the history and the errors of the model as it is.
-            ValueError: a bad ``grid_schedule``, ``steps`` or ``start`` (or a problem ``start`` does not apply to),
+            ValueError: a bad ``grid_schedule``, ``steps`` or ``start`` (or a problem ``start="euler"`` does not
+                apply to),
                 or a stage that would not fit in memory (estimated before any work, :mod:`kanpde.pde.memory`).
         """
-        if start is not None and time_windows is not None:
+        default_schedule = grid_schedule is None
+        if grid_schedule is None:
+            grid_schedule = DEFAULT_SCHEDULE
+        if start == "euler" and time_windows is not None:
             raise ValueError("start='euler' does not combine with time_windows (each window starts from the last)")
         if time_windows is not None:
             from .time_windows import solve_in_windows
@@ -348,6 +362,12 @@ class Solver(StageTraining):
         schedule = policy.grids() if policy is not None else validate_grid_schedule(grid_schedule)
         steps = _positive_int("steps", steps)
         starting_fit = check_start(start, self)
+        notes: list[str] = []
+        if default_schedule and self._steps_done == 0:  # a grid that holds the initial value (data_resolution)
+            schedule, note = resolved_schedule(self.problem, schedule, self.k, seed=self.seed)
+            if note:
+                notes.append(note)
+                logger.info("solve: %s", note)
         budget = _seconds("budget_seconds", budget_seconds)
         if budget is None and policy is not None:
             budget = policy.budget_seconds
@@ -357,7 +377,7 @@ class Solver(StageTraining):
                 self._check_memory(size)
             except ValueError as err:
                 raise ValueError(f"grid_schedule: {err}") from None
-        result = Result(None, None)
+        result = Result(None, None, notes=notes)
         began = time.perf_counter()
         self._callback, self._paused = callback, 0.0
         self._limits = TimeLimits(began, budget, stage_limit)
@@ -379,11 +399,16 @@ class Solver(StageTraining):
                 switch_ratio = self._set_grid(grid, batch)
                 if self.update_grid:
                     self.model.update_grid(self.approximation.normalized(batch.interior))
-                if starting_fit is not None and self._steps_done == 0:  # a fresh network: fit the starting guess
+                if starting_fit == "euler" and self._steps_done == 0:  # a fresh network: fit the starting guess
                     fit = euler_start(self, batch)
                     logger.info("solve: start=%r, %d steps, fit loss %.3g -> %.3g", starting_fit, fit["steps"],
                                 fit["loss_start"], fit["loss"])  # fmt: skip
-                stopped = self._run_stage(stage, grid, batch, steps, began, bar, rtol)
+                if starting_fit == "auto" and self._steps_done == 0:  # fit it if the first steps stay at u = g
+                    self._probe = self._auto_start(batch, notes)
+                try:
+                    stopped = self._run_stage(stage, grid, batch, steps, began, bar, rtol)
+                finally:
+                    self._probe = None
                 cut, self._limits = self._limits.cut, dataclasses.replace(self._limits, cut=None)
                 self._record_ranges(batch)
                 record = self._stage_record(stage, grid, first_record, stage_start, stopped or cut)
@@ -426,6 +451,39 @@ class Solver(StageTraining):
         if interrupt is not None:  # the program stops; the result so far stays in solver.result
             raise interrupt
         return result
+
+    def _auto_start(self, batch: CollocationBatch, notes: list[str]) -> Callable[[], bool]:
+        """The probe of ``solve(start="auto")``: after :data:`~kanpde.pde.euler_start.PROBE_STEPS` steps, make the
+        Euler starting fit when the PDE residual is still above ``STUCK`` times that of the imposed data alone.
+
+        The fit starts from the network as it was before the probe's steps, so that the stage then runs as under
+        ``start="euler"`` (the same points, the same fit)."""
+        initial = {name: p.detach().clone() for name, p in self.model.named_parameters()}
+
+        def probe() -> bool:
+            # On the whole batch (not this rank's shard): every rank decides the same.
+            ratio = data_ratio(self, collocation_terms(self.problem, batch, self.request))
+            if ratio is None or ratio <= STUCK:
+                return False
+            try:
+                euler_target(self, batch)  # raises before anything changes when the residual has no u_t
+            except ValueError:
+                return False
+            with torch.no_grad():
+                for name, p in self.model.named_parameters():
+                    p.copy_(initial[name])
+            fit = euler_start(self, batch)
+            note = (
+                f"start: after {PROBE_STEPS} steps the PDE residual was {100 * ratio:.0f}% of that of the imposed "
+                "initial and boundary values alone (u stays at u0): made the Euler starting fit from the network's "
+                f"initial parameters (start='euler', {fit['steps']:.0f} steps, fit loss {fit['loss_start']:.2g} -> "
+                f"{fit['loss']:.2g}) and started the stage over"
+            )
+            notes.append(note)
+            logger.info("solve: %s", note)
+            return True
+
+        return probe
 
     # -- results out: the solution's (kanpde.pde.solution), and checkpoints (kanpde.io.checkpoint) ----------------
     def export_hdf5(self, path: Any, **options: Any) -> tuple[Any, Any]:

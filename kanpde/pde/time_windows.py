@@ -426,7 +426,7 @@ def solve_in_windows(
         if budget_seconds is not None:
             left = budget_seconds - (time.perf_counter() - start)
             budget = max(left, 1e-3) / (n - j)
-        part = piece.solve(grid_schedule=grids, steps=steps, budget_seconds=budget, **options)
+        part = piece.solve(grid_schedule=grids, steps=steps, budget_seconds=budget, start=None, **options)
         last_model = piece.model
         trained.append(_frozen(piece.approximation))
         offset_steps = result.history[-1].step + 1 if result.history else 0

@@ -27,6 +27,7 @@ from .budget import TimeLimits
 from .conditions import Dirichlet, Initial, InitialVelocity
 from .diagnostics import hints, term_balance
 from .distributed import Communicator
+from .euler_start import PROBE_STEPS
 from .fields import JetRequest
 from .gauss_newton import LMState, ResidualSystem, levenberg_marquardt_step, stage_damping
 from .memory import check_memory, kan_parameters, stage_bytes
@@ -76,6 +77,9 @@ class StageTraining:
     _callback: Callable[[Any, StepRecord], None] | None
     _paused: float
     _limits: TimeLimits
+    # Called once after PROBE_STEPS Levenberg-Marquardt steps of a stage (solve(start="auto")); True when it changed
+    # the network (the starting fit was made), which then starts the stage over.
+    _probe: Callable[[], bool] | None
 
     if TYPE_CHECKING:  # defined by the Solver
 
@@ -362,8 +366,17 @@ class StageTraining:
         params, state = system.parameters(), stage_damping(previous)  # continues the last LM stage's damping
         self.state.optimizer = state
         losses: list[float] = []
+        probe = getattr(self, "_probe", None)
         try:
-            for _ in range(steps):
+            while len(losses) < steps:
+                if probe is not None and len(losses) == PROBE_STEPS:
+                    self._probe, changed = None, probe()
+                    probe = None
+                    if changed:  # the starting fit replaced the network: the stage starts over from it
+                        params, state = system.parameters(), LMState()
+                        self.state.optimizer = state
+                        losses.clear()
+                        continue
                 new, loss, terms, accepted = levenberg_marquardt_step(system, params, state)
                 if not math.isfinite(loss):
                     # An accepted step always has a finite loss, so only the starting point can be non-finite.
