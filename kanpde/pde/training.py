@@ -150,14 +150,16 @@ class StageTraining:
         from it (burgers_raissi, defaults, seed 1: the grid-5 stage ended at loss 7.2e-3 on its 1080 points and
         1.05 on fresh ones, the solve at 2.2e-1). Checked only where the default point count applies (no
         ``n_interior``, no adaptive sampling, no observations or unknowns, not raised before); the 2-D Poisson
-        problem's ratio is 1.2.
+        problem's ratio is 1.2. A training loss below rounding (machine epsilon times the first loss of the solve)
+        counts as that level, so that a network fit to rounding is not taken for an overfit one.
         """
         if self.n_interior is not None or self.adaptive_sampling is not None or self.state.points_factor != 1:
             return None
         if self.problem.data or self.problem.unknowns or not self.history:
             return None
         fresh, trained = self._batch_loss(batch), self.history[-1].loss
-        return (fresh, trained) if fresh > OVERFIT_RATIO * trained else None
+        rounding = torch.finfo(self.dtype).eps * self.history[0].loss  # losses near rounding compare as equal
+        return (fresh, trained) if fresh > OVERFIT_RATIO * max(trained, rounding) else None
 
     def _points_per_stage(self, grid: int | None = None, *, n_params: int | None = None) -> tuple[int, int]:
         """Interior and per-condition points of a stage on ``grid`` (or of a network of ``n_params``)."""

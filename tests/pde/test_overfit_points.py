@@ -4,6 +4,7 @@ on OVERFIT_FACTOR times the points, and later stages keep the factor (at most OV
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -76,6 +77,18 @@ def test_a_chosen_point_count_and_adaptive_sampling_are_left_alone(monkeypatch: 
         solver = kp.Solver(_poisson(), width=[1, 4, 1], seed=0, **options)
         result = solver.solve(grid_schedule=[5, 8], steps=3, progress=False)
         assert solver.state.points_factor == 1 and len(result.history) == 2 * 4
+
+
+def test_losses_at_rounding_level_are_not_overfitting(monkeypatch: pytest.MonkeyPatch) -> None:
+    solver = kp.Solver(_poisson(), width=[1, 4, 1], seed=0)
+    solver.solve(grid_schedule=[5], steps=2, progress=False)
+    batch = solver._sample_batch(8)
+    first = solver.history[0]
+    solver.history = [dataclasses.replace(first, loss=1.0), dataclasses.replace(first, loss=1e-32)]
+    monkeypatch.setattr(solver, "_batch_loss", lambda batch: 1e-30)  # 100x, but both far below 1.0 * eps
+    assert solver._first_stage_overfit(batch) is None
+    monkeypatch.setattr(solver, "_batch_loss", lambda batch: 1e-12)
+    assert solver._first_stage_overfit(batch) == (1e-12, 1e-32)
 
 
 def _with_header(payload: bytes) -> bytes:
