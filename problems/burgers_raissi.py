@@ -23,7 +23,7 @@ Source:    Raissi, Perdikaris & Karniadakis, "Physics-informed neural networks",
 SETTINGS: 4.2e-3 (seed 0, 165 CPU s, one thread); with ``adaptive_sampling="rar"`` (points added in the shock and
 kept) 9.8e-3, so it is not among them. The defaults' three points per parameter leave too few points in the shock:
 their first stage overfits its 1080 points (loss 29-146x higher on fresh points), so the solver repeats it on four
-times the points (6.0e-3 / 1.4e-2 / 1.7e-2 with seeds 0 / 1 / 2 in 165-167 CPU s; 4.1e-2 / 2.2e-1 / 3.1e-2 before
+times the points (6.0e-3 / 1.4e-2 / 1.7e-2 with seeds 0 / 1 / 2 in 154-167 CPU s; 4.1e-2 / 2.2e-1 / 3.1e-2 before
 that check). docs/benchmarks.md, "Burgers", has the runs.
 
 Parameters (``make_problem`` overrides): ``viscosity`` (nu > 0, down to about 0.002 for the quadrature to stay
