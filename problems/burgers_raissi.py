@@ -21,8 +21,10 @@ Source:    Raissi, Perdikaris & Karniadakis, "Physics-informed neural networks",
            14 (1986) (this benchmark's shock: |u_x| about 152 at t = 0.51, x = 0).
 
 SETTINGS: 4.2e-3 (seed 0, 165 CPU s, one thread); with ``adaptive_sampling="rar"`` (points added in the shock and
-kept) 9.8e-3, so it is not among them; the defaults' three points per parameter leave too few points in the shock
-(4.1e-2, and 2.2e-1 with seed 1). docs/benchmarks.md, "Burgers", has the runs.
+kept) 9.8e-3, so it is not among them. The defaults' three points per parameter leave too few points in the shock:
+their first stage overfits its 1080 points (loss 29-146x higher on fresh points), so the solver repeats it on four
+times the points (6.0e-3 / 1.4e-2 / 1.7e-2 with seeds 0 / 1 / 2 in 154-167 CPU s; 4.1e-2 / 2.2e-1 / 3.1e-2 before
+that check). docs/benchmarks.md, "Burgers", has the runs.
 
 Parameters (``make_problem`` overrides): ``viscosity`` (nu > 0, down to about 0.002 for the quadrature to stay
 accurate), ``t1`` (> 0).

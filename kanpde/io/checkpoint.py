@@ -11,9 +11,10 @@ The payload is data only: tensors, numbers, strings, and lists and dicts of them
 :func:`load_checkpoint`), the solver settings, the network's architecture per layer (its grid may have been
 extended since construction) and the solver's :class:`~kanpde.pde.train_state.TrainState`: the network's state,
 the sampler's generator state, the history, the number of steps done and (``train_state``) the stage, grid,
-Levenberg-Marquardt damping and the points kept by residual-based refinement (``kept_points``, absent in files
-written before it). Every field is checked against the schema (:mod:`kanpde.io.checkpoint_schema`) before it is
-used: a forged payload (with a valid checksum, which anyone can compute) gives a ``ValueError`` that names the field.
+Levenberg-Marquardt damping, the points kept by residual-based refinement (``kept_points``, absent in files
+written before it) and the multiplier of the default point count (``points_factor``, absent in older files: 1).
+Every field is checked against the schema (:mod:`kanpde.io.checkpoint_schema`) before it is used: a forged payload
+(with a valid checksum, which anyone can compute) gives a ``ValueError`` that names the field.
 
 Version 2 files (kanpde before the TrainState) are read too: they lack ``train_state`` only. Version 1 files
 pickled the problem (unpickling can run code); they are refused with a message that says how to re-create them.
@@ -134,6 +135,7 @@ def _payload(solver: Solver) -> dict[str, Any]:
             "grid": state.grid,
             "lm_damping": state.lm_damping,
             "kept_points": None if state.kept_points is None else state.kept_points.detach().cpu(),
+            "points_factor": int(state.points_factor),
         },
     }
 
@@ -346,6 +348,7 @@ def load_checkpoint(
     state = solver.state
     state.history, state.step = history, int(steps_done)
     state.stage, state.grid = train_state["stage"], train_state["grid"]
+    state.points_factor = train_state["points_factor"]
     if train_state["kept_points"] is not None:
         state.kept_points = train_state["kept_points"].to(dtype=solver.dtype, device=solver.device)
     if train_state["lm_damping"] is not None:

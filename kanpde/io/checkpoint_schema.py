@@ -190,12 +190,15 @@ def checked_problem_entry(data: object, problem: Problem | None) -> Problem:
 
 
 def checked_train_state(data: object, n_coords: int) -> dict[str, Any]:
-    """The stage, grid, damping and kept points (``n_coords`` columns; files before them lack ``kept_points``)."""
+    """The stage, grid, damping, kept points (``n_coords`` columns) and the default point count's multiplier (files
+    before them lack ``kept_points`` and ``points_factor``)."""
     keys = {"stage", "grid", "lm_damping"}
-    if isinstance(data, dict) and "kept_points" in data:
-        keys = keys | {"kept_points"}
+    if isinstance(data, dict):
+        keys = keys | ({"kept_points", "points_factor"} & set(data))
     fields = dict(exact_keys(data, "train_state", keys))
     kept = fields.setdefault("kept_points", None)
+    fields.setdefault("points_factor", 1)
+    integer(fields["points_factor"], "train_state.points_factor", 1, MAX_SIZE)
     if kept is not None and (
         not isinstance(kept, torch.Tensor) or not kept.is_floating_point() or kept.ndim != 2
         or kept.shape[1] != n_coords or len(kept) > MAX_POINTS or not bool(torch.isfinite(kept).all())

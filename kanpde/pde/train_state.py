@@ -41,6 +41,8 @@ class TrainState:
         batch: the collocation points of the current stage, per term (None between solves and after loading).
         kept_points: interior points that residual-based refinement (``adaptive_sampling="rar"``) added at earlier
             stage switches and keeps for every later stage (None when there are none).
+        points_factor: the multiplier of the default point count: 1, or ``OVERFIT_FACTOR`` (4) once the first stage
+            of a solve overfit its points (:meth:`~kanpde.Solver.default_points`).
         terms: the current stage's residual terms on this rank and the rows of each term over all ranks (for the
             uncertainty of identified unknowns); None before a stage.
         optimizer: the state of the current stage's optimiser: a :class:`~kanpde.pde.gauss_newton.LMState`
@@ -55,6 +57,7 @@ class TrainState:
     grid: int | None = None
     batch: CollocationBatch | None = None
     kept_points: torch.Tensor | None = None
+    points_factor: int = 1
     terms: tuple[ResidualTerms, dict[str, int]] | None = None
     optimizer: Any = None
 
