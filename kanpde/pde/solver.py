@@ -409,9 +409,11 @@ class Solver(StageTraining):
                     result.stages.pop()  # its steps stay in the history; the stage records start afresh
                     first_record, fresh_network = len(self.history), True
                     stage, grid = 0, schedule[0]
-                    logger.info("solve: the first stage overfit its points (loss %.3g on fresh points, %.3g on its "
-                                "own): repeated from a fresh network on %d times the points", *overfit,
-                                OVERFIT_FACTOR)  # fmt: skip
+                    note = (f"the first stage overfit its points (loss {overfit[0]:.3g} on fresh points, "
+                            f"{overfit[1]:.3g} on its own): repeated from a fresh network on {OVERFIT_FACTOR} times "
+                            "the points, kept for the later stages; n_interior= sets the points yourself")  # fmt: skip
+                    notes.append(note)
+                    logger.info("solve: %s", note)
                     continue
                 switch_ratio = self._set_grid(grid, batch)
                 if self.update_grid:

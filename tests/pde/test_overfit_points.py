@@ -64,6 +64,8 @@ def test_an_overfit_first_stage_is_repeated_afresh_on_more_points(monkeypatch: p
     assert [s.grid for s in result.stages] == [5, 8, 10]  # the discarded stage is not among the stages
     assert [s.steps for s in result.stages] == [4, 4, 4]
     assert [r.grid for r in result.history].count(5) == 2 * 5  # its steps stay in the history
+    assert len(result.notes) == 1 and "overfit its points" in result.notes[0]  # said in the summary
+    assert "note: the first stage overfit" in result.summary()
     # the repeat starts from a fresh network (the same initialisation), not from the one trained on 1000 points
     loss, batch = first_batches[1]
     assert loss == pytest.approx(kp.Solver(_poisson(), width=[1, 4, 1], seed=0)._batch_loss(batch), rel=1e-12)
