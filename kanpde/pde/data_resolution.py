@@ -5,8 +5,8 @@ network can only hold the structure of ``u0`` along an input if a 1-D spline on 
 ``u0`` along lines parallel to each spatial axis (through points of the initial slice, across the domain's bounding
 box), fits each line by least squares with a spline of degree ``spline_order`` on ``grid_size`` equal intervals,
 and reports the relative misfit ``||fit - u0|| / ||u0||`` over all lines. :func:`data_grid` is the smallest grid of
-a ladder whose misfit is below :data:`RESOLVED`; ``Solver.solve`` with its default schedule starts there when the
-schedule's first grid is coarser (and says so in ``result.notes``).
+a ladder whose misfit is below :data:`RESOLVED`; ``Solver.solve`` with its default schedule runs that one grid
+instead when the schedule's last grid does not resolve ``u0`` (and says so in ``result.notes``).
 
 Measured (1024 samples on [0, 1], degree 5): ``sin(pi x)`` 1.8e-6 at grid 5; ``sin(6 pi x)`` 9.1e-2 at 5, 5.4e-3
 at 10; ``sin(20 pi x)`` 0.78 at 20, 1.5e-2 at 30, 1.3e-3 at 40 (ten periods need about four knot intervals per
@@ -93,21 +93,24 @@ def initial_misfit(problem: Problem, grid_size: int, spline_order: int, *, seed:
     return out
 
 
-def data_grid(problem: Problem, spline_order: int, *, seed: int = 0) -> tuple[int | None, list[float] | None]:
-    """The smallest grid of :data:`LADDER` on which every axis of ``u0`` is fitted to :data:`RESOLVED`.
+def data_grid(
+    problem: Problem, spline_order: int, *, seed: int = 0, above: int = 0
+) -> tuple[int | None, list[float] | None]:
+    """The smallest grid of :data:`LADDER` finer than ``above`` on which every axis of ``u0`` is fitted to
+    :data:`RESOLVED`.
 
     Returns:
         ``(grid, misfits)``: the grid (the ladder's largest when none resolves ``u0``; None without an initial
-        value) and the misfits per axis on it.
+        value or without a ladder grid finer than ``above``) and the misfits per axis on it.
     """
-    misfits = None
-    for grid in LADDER:
+    grid, misfits = None, None
+    for grid in (g for g in LADDER if g > above):
         misfits = initial_misfit(problem, grid, spline_order, seed=seed)
         if misfits is None:
             return None, None
         if max(misfits) <= RESOLVED:
-            return grid, misfits
-    return LADDER[-1], misfits
+            break
+    return grid, misfits
 
 
 def resolved_schedule(
@@ -119,8 +122,8 @@ def resolved_schedule(
     misfits = initial_misfit(problem, schedule[-1], spline_order, seed=seed)
     if misfits is None or max(misfits) <= RESOLVED:
         return schedule, None
-    grid, fine = data_grid(problem, spline_order, seed=seed)
-    if grid is None or fine is None or grid <= schedule[-1]:
+    grid, fine = data_grid(problem, spline_order, seed=seed, above=schedule[-1])  # the grids up to it: coarser
+    if grid is None or fine is None:
         return schedule, None
     axis = max(range(len(misfits)), key=misfits.__getitem__)
     name = problem.coords[axis]

@@ -34,6 +34,11 @@ def test_the_misfit_falls_with_the_grid_and_matches_a_spline_of_that_grid() -> N
     assert initial_misfit(_heat(f"x**3 - 2*x + {cubic}"), 10, 3)[0] < 1e-10  # type: ignore[index]
 
 
+def test_the_data_grid_looks_only_above_a_given_grid() -> None:
+    assert data_grid(_heat("sin(20*pi*x)"), 5, above=40)[0] == 60  # the next ladder grid, resolved there too
+    assert data_grid(_heat("sin(20*pi*x)"), 5, above=80) == (None, None)  # nothing finer on the ladder
+
+
 def test_the_data_grid_is_the_smallest_that_resolves_the_initial_value() -> None:
     assert data_grid(_heat("sin(20*pi*x)"), 5)[0] == 40
     assert data_grid(_heat("sin(20*pi*x)"), 3)[0] == 60  # cubic splines need more knots
