@@ -141,13 +141,16 @@ def euler_target(solver: Solver, batch: CollocationBatch) -> Tensor:
     return g - elapsed * lift / slope
 
 
-def euler_start(solver: Solver, batch: CollocationBatch, steps: int = START_STEPS) -> dict[str, float]:
-    """Fit the network to :func:`euler_target` on ``batch`` (Levenberg-Marquardt, at most ``steps`` steps).
+def euler_start(
+    solver: Solver, batch: CollocationBatch, steps: int = START_STEPS, target: Tensor | None = None
+) -> dict[str, float]:
+    """Fit the network to :func:`euler_target` on ``batch`` (Levenberg-Marquardt, at most ``steps`` steps);
+    ``target``: that target when already computed (it does not depend on the network).
 
     Returns:
         ``{"steps": ..., "loss_start": ..., "loss": ...}``: steps taken and the fit's mean square before and after.
     """
-    target = euler_target(solver, batch)
+    target = euler_target(solver, batch) if target is None else target
     rows = {"points": batch.interior, "values": target}
     terms = ResidualTerms((ObservationTerm("start", rows, coords=solver.problem.coords),))
     counts = terms.counts()

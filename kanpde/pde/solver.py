@@ -486,13 +486,13 @@ class Solver(StageTraining):
             if ratio is None or ratio <= STUCK:
                 return False
             try:
-                euler_target(self, batch)  # raises before anything changes when the residual has no u_t
+                target = euler_target(self, batch)  # raises before anything changes when the residual has no u_t
             except ValueError:
                 return False
             with torch.no_grad():
                 for name, p in self.model.named_parameters():
                     p.copy_(initial[name])
-            fit = euler_start(self, batch)
+            fit = euler_start(self, batch, target=target)
             note = (
                 f"start: after {PROBE_STEPS} steps the PDE residual was {100 * ratio:.0f}% of that of the imposed "
                 "initial and boundary values alone (u stays at u0): made the Euler starting fit from the network's "
