@@ -60,6 +60,7 @@ PROBLEMS: dict[str, str] = {
     "wave_1d_c": "wave_1d_c",
     "poisson_nd_pinnacle": "poisson_nd_pinnacle",
     "heat_nd_pinnacle": "heat_nd_pinnacle",
+    "convection": "convection",
 }
 
 

@@ -77,7 +77,8 @@ class Result:
             :func:`kanpde.pde.identification.laplace_uncertainty`), by name.
         notes: what the solve decided by itself: a default grid schedule raised to hold the initial value
             (:mod:`kanpde.pde.data_resolution`), the starting fit made by ``start="auto"``
-            (:mod:`kanpde.pde.euler_start`), a first stage repeated on more points because it overfit its own.
+            (:mod:`kanpde.pde.euler_start`), a first stage repeated on more points because it overfit its own,
+            time windows chosen from the initial state's rates (:mod:`kanpde.pde.time_scales`).
         solution: the trained :class:`~kanpde.pde.solution.Solution` at the end of the solve (a value: further
             training leaves it unchanged).
 

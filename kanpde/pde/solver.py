@@ -278,6 +278,22 @@ class Solver(StageTraining):
         """
         return self._view().errors_at(**parameters)
 
+    def _time_windows(self, time_windows: object, grid_schedule: object, start: object) -> tuple[int, str | None]:
+        """The number of time windows of a solve, and a note when the solver chose it (``time_windows=None``)."""
+        if time_windows is not None:
+            from .time_windows import check_time_windows
+
+            if start == "euler":
+                raise ValueError("start='euler' does not combine with time_windows (each window starts from the last)")
+            return check_time_windows(self.problem, time_windows), None
+        problem = self.problem
+        if (problem.time is None or problem.parameters or problem.unknowns or problem.data or self._steps_done
+                or start == "euler" or isinstance(grid_schedule, (str, AutoSchedule))):  # fmt: skip
+            return 1, None
+        from .time_scales import default_time_windows
+
+        return default_time_windows(problem)
+
     def errors(self, points: Tensor | None = None) -> tuple[float | None, float | None]:
         """Relative L2 and maximum absolute error against the exact solution (None, None without one)."""
         return self._view().errors(points)
@@ -317,7 +333,11 @@ class Solver(StageTraining):
         An :class:`~kanpde.pde.refinement.AutoSchedule`'s ``budget_seconds`` is the default budget.
 
         ``time_windows=n`` (time-dependent problems): time marching over ``n`` equal windows, each initialised by
-        the solution trained on the one before; see :mod:`kanpde.pde.time_windows`.
+        the solution trained on the one before; see :mod:`kanpde.pde.time_windows`. ``time_windows=1``: one
+        space-time network over the whole interval. None (the default): for a network not yet trained, the number
+        of windows the rates of the initial state call for (:mod:`kanpde.pde.time_scales`: at most 3 periods of
+        its motion and 0.4 e-folds of its growth per window; 1 for most problems), said in ``result.notes``
+        when above 1; not with ``grid_schedule="auto"``, ``start="euler"``, parameters, unknowns or observations.
 
         ``start="euler"`` (a problem first order in time whose initial value is imposed exactly): before the first
         stage of a network not yet trained, fit it to one explicit Euler step from the initial value,
@@ -345,16 +365,19 @@ class Solver(StageTraining):
         default_schedule = grid_schedule is None
         if grid_schedule is None:
             grid_schedule = DEFAULT_SCHEDULE
-        if start == "euler" and time_windows is not None:
-            raise ValueError("start='euler' does not combine with time_windows (each window starts from the last)")
-        if time_windows is not None:
+        windows, windows_note = self._time_windows(time_windows, grid_schedule, start)
+        if windows > 1:
             from .time_windows import solve_in_windows
 
             if isinstance(grid_schedule, (str, AutoSchedule)):
                 raise ValueError("time_windows needs a list of grid sizes as grid_schedule, not 'auto'")
-            return solve_in_windows(self, time_windows, grid_schedule=grid_schedule, steps=steps, progress=progress,
-                                    rtol=rtol, callback=callback, budget_seconds=budget_seconds,
-                                    stage_seconds=stage_seconds)  # fmt: skip
+            windowed = solve_in_windows(self, windows, grid_schedule=grid_schedule, steps=steps, progress=progress,
+                                        rtol=rtol, callback=callback, budget_seconds=budget_seconds,
+                                        stage_seconds=stage_seconds)  # fmt: skip
+            if windows_note:
+                windowed.notes.insert(0, windows_note)
+                logger.info("solve: %s", windows_note)
+            return windowed
         self._view()._one_network("solve() again")  # a windowed solve is continued window by window, not here
         policy: AutoSchedule | None = None
         if isinstance(grid_schedule, AutoSchedule):

@@ -426,7 +426,9 @@ def solve_in_windows(
         if budget_seconds is not None:
             left = budget_seconds - (time.perf_counter() - start)
             budget = max(left, 1e-3) / (n - j)
-        part = piece.solve(grid_schedule=grids, steps=steps, budget_seconds=budget, start=None, **options)
+        part = piece.solve(
+            grid_schedule=grids, steps=steps, budget_seconds=budget, start=None, time_windows=1, **options
+        )
         last_model = piece.model
         trained.append(_frozen(piece.approximation))
         offset_steps = result.history[-1].step + 1 if result.history else 0
@@ -438,6 +440,7 @@ def solve_in_windows(
         ]  # fmt: skip
         result.stages += part.stages
         result.hints += [f"time window {j + 1} of {n} [{edges[j]:g}, {edges[j + 1]:g}]: {h}" for h in part.hints]
+        result.notes += [f"time window {j + 1} of {n} [{edges[j]:g}, {edges[j + 1]:g}]: {h}" for h in part.notes]
         own_budget = part.stopped is not None and part.stopped.startswith("time budget")  # its share: go on
         if part.stopped and not own_budget and result.stopped is None:
             result.stopped = f"time window {j + 1} of {n}: {part.stopped}"
