@@ -106,7 +106,7 @@ class Solution:
         if self.windows > 1:
             raise ValueError(
                 f"{what} needs one network, but this solution is piecewise in time ({self.windows} time windows): "
-                "predict, errors, plots and exports cover the whole interval; solve without time_windows for it"
+                "predict, errors, plots and exports cover the whole interval; solve with time_windows=1 for it"
             )
 
     @property

@@ -206,9 +206,11 @@ def solution_formula(
         options: passed to :func:`~kanpde.symbolic.extract.auto_symbolic` by ``"compose"`` (library, ...).
 
     Raises:
-        ValueError: an unknown route, or no route gave a formula (the message says why each failed).
+        ValueError: an unknown route, no route gave a formula (the message says why each failed), or the
+            solution is piecewise in time (time windows: one network per window, no single formula).
     """
     solution = as_solution(solution)
+    solution._one_network("a closed-form formula")  # a piecewise-in-time solution has one network per window
     unknown = [r for r in routes if r not in ROUTES]
     if unknown or not routes:
         raise ValueError(f"routes must be a non-empty tuple of {ROUTES}, got {routes!r}")

@@ -9,6 +9,7 @@ import torch
 import kanpde as kp
 from kanpde.pde.fields import JetRequest
 from kanpde.pde.time_windows import PiecewiseInTime, solve_in_windows, window_problem
+from kanpde.symbolic.solution import solution_formula
 
 F64 = torch.float64
 STANDING = "sin(pi*x)*cos(pi*t)"
@@ -191,6 +192,8 @@ def test_a_windowed_solution_is_a_value_that_refuses_one_network_operations(wind
         solver.save(tmp_path / "windows.kpt")  # would keep the last window's network only
     with pytest.raises(ValueError, match="piecewise in time"):
         solver.symbolic()
+    with pytest.raises(ValueError, match="piecewise in time.*time_windows=1"):
+        solution_formula(solution)  # what kanpde solve writes formula.txt with
     with pytest.raises(ValueError, match="piecewise in time"):
         solver.solve(grid_schedule=[4], steps=1, progress=False)  # a plain solve would train one window only
     assert not list(tmp_path.iterdir())
