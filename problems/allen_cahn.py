@@ -43,8 +43,8 @@ SMOOTH = True
 # Time marching: one space-time network fails (relative L2 0.48 after 508 s, grids 5, 10, 2000 points; with every
 # default 0.31 in 71 s CPU); five windows reach 5.5e-3 in 82 s with the default NTK loss balancing (2.4e-2 in 338 s
 # with equal weights), ten windows with weights={"initial": 10} 1.1e-2 (710 s; loaded machine, one thread). The
-# defaults (kp.Solver(problem).solve()) choose five windows themselves (kanpde.pde.time_scales) and, on grids 5, 10,
-# 30 with 100 steps, reach 3.7e-4 in 289 s CPU.
+# defaults (kp.Solver(problem).solve()) choose seven windows themselves (kanpde.pde.time_scales) and, on grids 5, 10,
+# 30 with 100 steps, reach 2.0e-4 in 428 s CPU (five windows: 3.7e-4 in 289 s).
 SETTINGS: dict[str, Any] = {
     "width": [2, 10, 1],
     "grid_schedule": [5, 10],

@@ -336,7 +336,7 @@ class Solver(StageTraining):
         the solution trained on the one before; see :mod:`kanpde.pde.time_windows`. ``time_windows=1``: one
         space-time network over the whole interval. None (the default): for a network not yet trained, the number
         of windows the rates of the initial state call for (:mod:`kanpde.pde.time_scales`: at most 3 periods of
-        its motion and 0.4 e-folds of its growth per window; 1 for most problems), said in ``result.notes``
+        its motion and 0.3 e-folds of its growth per window; 1 for most problems), said in ``result.notes``
         when above 1; not with ``grid_schedule="auto"``, ``start="euler"``, parameters, unknowns or observations.
 
         ``start="euler"`` (a problem first order in time whose initial value is imposed exactly): before the first
