@@ -56,9 +56,14 @@ __all__ = [
     "BoundaryOnly",
     "boundary_only",
     "check_time_windows",
+    "MAX_TIME_WINDOWS",
     "window_problem",
     "solve_in_windows",
 ]
+
+
+MAX_TIME_WINDOWS = 1000
+"""The most windows a solve accepts (each is a whole solve of its own)."""
 
 
 def check_time_windows(problem: Problem, time_windows: object) -> int:
@@ -66,13 +71,18 @@ def check_time_windows(problem: Problem, time_windows: object) -> int:
 
     Raises:
         TypeError: ``time_windows`` is not an integer.
-        ValueError: it is below 1, or the problem has no time interval, has parameters, unknowns or observations
-            (their data span the whole interval).
+        ValueError: it is below 1 or above :data:`MAX_TIME_WINDOWS`, or the problem has no time interval, has
+            parameters, unknowns or observations (their data span the whole interval).
     """
     if isinstance(time_windows, bool) or not isinstance(time_windows, numbers.Integral):
         raise TypeError(f"time_windows must be a positive integer (the number of time windows), got {time_windows!r}")
     if time_windows < 1:
         raise ValueError(f"time_windows must be a positive integer (the number of time windows), got {time_windows}")
+    if time_windows > MAX_TIME_WINDOWS:
+        raise ValueError(
+            f"time_windows={time_windows} is more than {MAX_TIME_WINDOWS} windows, each a whole solve (the solver "
+            "chooses its own number when time_windows is not given)"
+        )
     if problem.time is None:
         raise ValueError("time_windows needs a time-dependent problem (time=(t0, t1)); this problem has no time")
     if problem.parameters or problem.unknowns or problem.data:

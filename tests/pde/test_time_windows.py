@@ -116,7 +116,8 @@ def test_time_windows_beat_one_space_time_network_over_several_periods() -> None
 @pytest.mark.parametrize(
     ("value", "error", "message"),
     [(0, ValueError, "time_windows must be a positive integer"), (-2, ValueError, "time_windows"),
-     (1.5, TypeError, "time_windows must be a positive integer"), (True, TypeError, "time_windows")],
+     (1.5, TypeError, "time_windows must be a positive integer"), (True, TypeError, "time_windows"),
+     (10**9, ValueError, "more than 1000 windows")],
 )  # fmt: skip
 def test_bad_time_windows_are_refused(value, error, message) -> None:
     solver = kp.Solver(_heat(), width=[2, 3, 1], seed=0)
