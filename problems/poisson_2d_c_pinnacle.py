@@ -8,11 +8,12 @@ Exact:     no closed form: a reference computed here with numpy, a sum of harmon
            the multipoles Re/Im (r / (z - c))^n, n = 1 ... 20 (exact outside a disk); and 320 point charges
            log|p - s_j| on the square of half side 0.6 around the domain (which carry the square's data). Every
            term is harmonic in the domain, so the PDE holds to rounding; the boundary data are met to 4e-13 on the
-           square and 7e-14 on the circles (the largest misfit on 16,000 and 8,000 boundary points, r = 0.1), and
+           square and 7e-14 on the circles (the largest misfit on 16,000 and 8,000 boundary points, r = 0.1; 3e-13
+           for r = 0.05, 6e-9 for r = 0.15, whose holes come within 0.05 of the square), and
            by the maximum principle |u - reference| <= 4e-13 in the whole domain. Near the square's corners u
-           is analytic (u - 1 vanishes on both sides of a right angle), so the fit converges fast (1e-12 with
-           15 multipoles and 240 charges, 2e-9 with 10 and 160). Computed once per process and radius (about a
-           second); nothing is written to disk.
+           is analytic (u - 1 vanishes on both sides of a right angle), so the fit converges fast (largest misfit
+           7e-11 with 15 multipoles and 240 charges, 6e-8 with 10 and 160). Computed once per process and radius
+           (about a second); nothing is written to disk.
 Source:    Hao et al., "PINNacle: A Comprehensive Benchmark of Physics-Informed Neural Networks for Solving PDEs",
            NeurIPS 2024 (arXiv:2306.08827), problem Poisson2d-C (``Poisson2D_Classic`` in its ``src/pde/poisson.py``,
            ``scale=1``: the same domain, PDE and boundary data; PINNacle measures against a stored numerical
