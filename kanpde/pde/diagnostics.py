@@ -189,6 +189,12 @@ def hints(balances: Sequence[TermBalance], solution_spread: float) -> list[str]:
     # A value condition is measured against the largest prescribed values, not only its own: u = 1e-5 on one side
     # met to 5e-7 is met (measured: burgers_1d, rel L2 1e-5, was reported as unmet against its own data).
     value_scale = max([b.data_rms for b in balances if b.value_spread is not None] + [0.0])
+    # with observations (or unknowns) the solver's default weights are equal (balancing.default_scheme)
+    balancing = (
+        "the balancing weights='ntk' or 'adaptive' (with observations the default weights are equal)"
+        if any(b.observed for b in balances)
+        else "the balancing weights='ntk' (the default) or 'adaptive' if weights were set by hand"
+    )
     out = []
     for b in balances:
         scale = b.data_rms if b.value_spread is None else max(b.data_rms, value_scale)
@@ -204,8 +210,7 @@ def hints(balances: Sequence[TermBalance], solution_spread: float) -> list[str]:
         cause = "; the loss balance favours the PDE" if favoured else ""
         out.append(
             f"condition '{b.label}' is not met: its RMS residual is {_percent(rel)} of its data{cause}. "
-            f"Try a larger weight for it (weights={{'{b.label}': 100}}), or the balancing weights='ntk' (the "
-            "default) or 'adaptive' if weights were set by hand."
+            f"Try a larger weight for it (weights={{'{b.label}': 100}}), or {balancing}."
         )
     if data_spread > 0 and solution_spread < COLLAPSED * data_spread:
         out.append(

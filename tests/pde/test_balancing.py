@@ -124,3 +124,14 @@ def test_observation_terms_carry_their_noise() -> None:
     terms = collocation_terms(problem, solver._sample_batch(5), solver.request)
     noise = {t.label: getattr(t, "noise", "none") for t in terms.terms}
     assert noise["data[noisy]"] == 0.05 and noise["data[plain]"] is None
+
+
+def test_an_unmet_condition_beside_observations_does_not_call_ntk_the_default() -> None:
+    # heat_inverse_pinnacle (data and an unknown field: equal weights by default) was told to try
+    # "weights='ntk' (the default)" for its initial value.
+    pde, initial = TermBalance("pde", 1e-3, 1.0), TermBalance("initial", 0.05, 0.6, value_spread=0.4)
+    (alone,) = hints([pde, initial], solution_spread=0.4)
+    assert "weights='ntk' (the default)" in alone
+    beside_data = hints([pde, initial, TermBalance("data[u]", 0.1, 0.34, observed=True, noise=0.1)], 0.4)
+    assert len(beside_data) == 1 and "'initial' is not met" in beside_data[0]
+    assert "(the default)" not in beside_data[0] and "with observations the default weights are equal" in beside_data[0]
