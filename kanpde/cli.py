@@ -196,14 +196,26 @@ def _param(text: str) -> tuple[str, float]:
     return name.strip(), number
 
 
-def _parameter_values(problem: Any, given: Sequence[tuple[str, float]] | None) -> dict[str, float]:
-    """Values of the problem's parameters for the outputs: ``--param`` values, else the middle of each range."""
+def _parameter_values(
+    problem: Any, given: Sequence[tuple[str, float]] | None, settings: Sequence[str] = ()
+) -> dict[str, float]:
+    """Values of the problem's parameters for the outputs: ``--param`` values, else the middle of each range.
+
+    ``settings``: the names ``make_problem`` takes (a suite module's ``PARAMETERS``), which ``--param`` does not
+    set; naming one gets an error that says so."""
     values = dict(given or [])
     names = [p.name for p in problem.parameters]
     unknown = [k for k in values if k not in names]
     if unknown:
         known = f"its parameters are {', '.join(names)}" if names else "it has no parameters"
-        raise ValueError(f"--param {unknown[0]}: the problem has no parameter {unknown[0]!r}; {known}")
+        message = f"--param {unknown[0]}: the problem has no parameter {unknown[0]!r}; {known}"
+        if unknown[0] in settings:
+            message += (
+                f" (--param sets a kp.Parameter of a parametric problem for the outputs; {unknown[0]!r} is an "
+                f"argument of make_problem(), which the command line does not change: in Python, "
+                f"problems.load(NAME).make_problem({unknown[0]}=...))"
+            )
+        raise ValueError(message)
     for parameter in problem.parameters:
         if parameter.name not in values:
             values[parameter.name] = (parameter.low + parameter.high) / 2
@@ -230,7 +242,7 @@ def solve_command(args: argparse.Namespace) -> int:
     settings, schedule, steps = _settings(module, args)
     windows = settings.pop("time_windows", None) if args.time_windows is None else args.time_windows
     start = settings.pop("start", "auto") if windows is None else None  # windows start from the last window
-    parameters = _parameter_values(problem, getattr(args, "param", None))
+    parameters = _parameter_values(problem, getattr(args, "param", None), tuple(getattr(module, "PARAMETERS", ())))
     for key in ("n_interior", "chunk_size", "device"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)

@@ -59,6 +59,8 @@ PROBLEMS: dict[str, str] = {
     "wave_1d_long": "wave_1d_long",
     "wave_1d_c": "wave_1d_c",
     "poisson_nd_pinnacle": "poisson_nd_pinnacle",
+    "poisson_2d_c_pinnacle": "poisson_2d_c_pinnacle",
+    "heat_inverse_pinnacle": "heat_inverse_pinnacle",
     "heat_nd_pinnacle": "heat_nd_pinnacle",
     "convection": "convection",
 }

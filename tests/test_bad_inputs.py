@@ -111,6 +111,10 @@ def test_problem_without_boundary_conditions_warns() -> None:
         kp.Poisson(kp.Interval(0, 1), f=1)
     with pytest.warns(UserWarning, match="bcs is empty"):
         kp.Heat(kp.Interval(0, 1), initial="sin(pi*x)")  # the initial value is not a boundary condition
+    with warnings.catch_warnings():  # observations may stand in for them (inverse problems)
+        warnings.filterwarnings("error", message=".*bcs is empty")
+        points = torch.tensor([[0.25], [0.75]], dtype=torch.float64)
+        kp.Poisson(kp.Interval(0, 1), f=1, data=[kp.Observations(points, torch.zeros(2, dtype=torch.float64))])
 
 
 def test_problems_of_the_suite_do_not_warn() -> None:

@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
+import kanpde as kp
 from kanpde.cli import _parameter_values, main
 
 PROBLEM = """import kanpde as kp
@@ -73,3 +74,15 @@ def test_malformed_param_is_refused_by_the_parser(
         main(["solve", str(problem_file), "--out", str(tmp_path / "o"), "--param", param])
     assert exit_info.value.code == 2
     assert "--param must look like NAME=NUMBER" in capsys.readouterr().err
+
+
+def test_param_naming_a_make_problem_argument_says_what_param_sets(capsys: pytest.CaptureFixture[str]) -> None:
+    # `kanpde solve poisson_2d_c_pinnacle --param radius=0.15` said only "it has no parameters", while the suite
+    # module takes radius=... (its PARAMETERS): the message now says --param does not set it.
+    problem = kp.Poisson(kp.Interval(0, 1), f=1, bcs=[kp.Dirichlet(0)])
+    with pytest.raises(ValueError, match=r"'radius' is an argument of make_problem\(\)") as caught:
+        _parameter_values(problem, [("radius", 0.15)], ("radius",))
+    assert "it has no parameters" in str(caught.value)
+    with pytest.raises(ValueError) as other:
+        _parameter_values(problem, [("r", 0.15)], ("radius",))
+    assert "make_problem" not in str(other.value)

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from .conditions import Dirichlet, Initial
 from .fields import FieldJet, JetRequest
-from .residuals import AbstractTerm, ResidualTerms, term_residuals
+from .residuals import AbstractTerm, ObservationTerm, ResidualTerms, term_residuals
 
 __all__ = ["TermBalance", "UNMET", "COLLAPSED", "term_balance", "hints"]
 
@@ -35,6 +35,9 @@ UNMET = 1e-2
 
 COLLAPSED = 0.05
 """A solution whose spread is below this fraction of the spread of its boundary/initial data has collapsed."""
+
+NOISE_FACTOR = 2.0
+"""Observations with a known noise are reported as not fitted when their RMS misfit exceeds this many times it."""
 
 _IMBALANCE = 10.0  # an unmet condition is blamed on the balance when the PDE term is this much better met
 
@@ -50,12 +53,16 @@ class TermBalance:
             match (0 for homogeneous data).
         value_spread: for a condition on the values of u (Dirichlet, initial value), the standard deviation of
             the values it prescribes; else None.
+        observed: the term fits observations (``kp.Observations``), whose misfit includes their noise.
+        noise: the observations' known standard deviation (``Observations(noise=...)``), or None.
     """
 
     label: str
     rms: float
     data_rms: float
     value_spread: float | None = None
+    observed: bool = False
+    noise: float | None = None
 
     @property
     def relative(self) -> float | None:
@@ -136,7 +143,15 @@ def term_balance(terms: ResidualTerms, source: object, n_fields: int, chunk_size
         for moments, rows in zip(trained, term_residuals(chunk.terms, source)):  # type: ignore[arg-type]
             moments.add(rows)
     return [
-        TermBalance(t.label, r.rms, z.rms, z.std if _sets_values(t) else None) for t, r, z in zip(blocks, trained, zero)
+        TermBalance(
+            t.label,
+            r.rms,
+            z.rms,
+            z.std if _sets_values(t) else None,
+            observed=isinstance(t, ObservationTerm),
+            noise=t.noise if isinstance(t, ObservationTerm) else None,
+        )
+        for t, r, z in zip(blocks, trained, zero)
     ]
 
 
@@ -147,6 +162,18 @@ def _sets_values(term: AbstractTerm) -> bool:
 
 def _percent(x: float) -> str:
     return f"{100 * x:.2g}%"
+
+
+def _data_hint(b: TermBalance, rel: float) -> str:
+    """The sentence for observations fitted less closely than a condition would be (``rel`` of their values)."""
+    misfit = f"data '{b.label}' is fitted to an RMS misfit of {b.rms:.2g} ({_percent(rel)} of its values)"
+    remedy = f"give it a larger weight (weights={{'{b.label}': 10}}) or a finer grid"
+    if b.noise is not None:
+        return f"{misfit}, more than {NOISE_FACTOR:g} times its noise ({b.noise:.2g}): {remedy}."
+    return (
+        f"{misfit}. If the measurements' noise is smaller than that, {remedy}; at the noise level it is what noisy "
+        "data give (kp.Observations(..., noise=sigma) lets this check tell)."
+    )
 
 
 def hints(balances: Sequence[TermBalance], solution_spread: float) -> list[str]:
@@ -162,18 +189,28 @@ def hints(balances: Sequence[TermBalance], solution_spread: float) -> list[str]:
     # A value condition is measured against the largest prescribed values, not only its own: u = 1e-5 on one side
     # met to 5e-7 is met (measured: burgers_1d, rel L2 1e-5, was reported as unmet against its own data).
     value_scale = max([b.data_rms for b in balances if b.value_spread is not None] + [0.0])
+    # with observations (or unknowns) the solver's default weights are equal (balancing.default_scheme)
+    balancing = (
+        "the balancing weights='ntk' or 'adaptive' (with observations the default weights are equal)"
+        if any(b.observed for b in balances)
+        else "the balancing weights='ntk' (the default) or 'adaptive' if weights were set by hand"
+    )
     out = []
     for b in balances:
         scale = b.data_rms if b.value_spread is None else max(b.data_rms, value_scale)
         rel = b.rms / scale if scale > 0 else None
         if b.label == "pde" or rel is None or rel <= UNMET:
             continue
+        if b.observed:  # the misfit of measured values includes their noise: no fixed fraction tells it apart
+            if b.noise is not None and b.rms <= NOISE_FACTOR * b.noise:
+                continue
+            out.append(_data_hint(b, rel))
+            continue
         favoured = pde_relative is None or pde_relative * _IMBALANCE < rel
         cause = "; the loss balance favours the PDE" if favoured else ""
         out.append(
             f"condition '{b.label}' is not met: its RMS residual is {_percent(rel)} of its data{cause}. "
-            f"Try a larger weight for it (weights={{'{b.label}': 100}}), or the balancing weights='ntk' (the "
-            "default) or 'adaptive' if weights were set by hand."
+            f"Try a larger weight for it (weights={{'{b.label}': 100}}), or {balancing}."
         )
     if data_spread > 0 and solution_spread < COLLAPSED * data_spread:
         out.append(

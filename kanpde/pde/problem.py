@@ -176,7 +176,9 @@ class Problem:
         self.description = description or type(self).__name__
         self.unknowns: tuple[Unknown | UnknownField, ...] = tuple(prepare_unknowns(unknowns, self.coords))
         self.data = _checked_data(data, self)
-        if not any(not isinstance(c, (Initial, InitialVelocity)) for c in self.conditions):
+        # Observations may stand in for boundary conditions (an inverse problem measured inside the domain, e.g.
+        # PINNacle's HInv, problems/heat_inverse_pinnacle.py): then there is nothing to warn about here.
+        if not self.data and not any(not isinstance(c, (Initial, InitialVelocity)) for c in self.conditions):
             warnings.warn(
                 f"{type(self).__name__}: bcs is empty, so the solution is not unique (any solution plus a solution of "
                 "the homogeneous equation also solves it); pass boundary conditions, e.g. bcs=[kp.Dirichlet(0)]",

@@ -206,10 +206,12 @@ class ConditionTerm(AbstractTerm):
 @dataclass(frozen=True)
 class ObservationTerm(AbstractTerm):
     """Measured values of one field (rows ``"points"`` ``(n, n_coords)`` and ``"values"`` ``(n,)``): the residual
-    is ``u_field(points) - values``, or ``d u_field / d derivative - values`` for observed derivatives."""
+    is ``u_field(points) - values``, or ``d u_field / d derivative - values`` for observed derivatives; ``noise``
+    is the observations' known standard deviation (None: not given), which the fit's diagnostics compare with."""
 
     field: int = 0
     derivative: str | None = None
+    noise: float | None = None
 
     def needs(self) -> tuple[FieldNeed, ...]:
         return (FieldNeed("points", JetRequest(level=0 if self.derivative is None else 1)),)
@@ -428,5 +430,9 @@ def collocation_terms(problem: Problem, batch: CollocationBatch, request: JetReq
         points, values = obs.checked(problem.coords, problem.domain, problem.n_fields)
         data = {"points": points.to(like), "values": values.to(like)}
         label = _unique(obs.label, taken)
-        terms.append(ObservationTerm(label, data, coords=problem.coords, field=obs.field, derivative=obs.derivative))
+        terms.append(
+            ObservationTerm(
+                label, data, coords=problem.coords, field=obs.field, derivative=obs.derivative, noise=obs.noise
+            )
+        )
     return ResidualTerms(tuple(terms))

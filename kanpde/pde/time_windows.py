@@ -78,7 +78,7 @@ def check_time_windows(problem: Problem, time_windows: object) -> int:
         raise TypeError(f"time_windows must be a positive integer (the number of time windows), got {time_windows!r}")
     if time_windows < 1:
         raise ValueError(f"time_windows must be a positive integer (the number of time windows), got {time_windows}")
-    if time_windows > MAX_TIME_WINDOWS:
+    if int(time_windows) > MAX_TIME_WINDOWS:
         raise ValueError(
             f"time_windows={time_windows} is more than {MAX_TIME_WINDOWS} windows, each a whole solve (the solver "
             "chooses its own number when time_windows is not given)"

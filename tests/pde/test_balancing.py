@@ -98,3 +98,40 @@ def test_a_value_condition_with_tiny_data_is_measured_against_the_largest_values
              TermBalance("initial", 1e-6, 0.6, value_spread=0.4)]  # fmt: skip
     (found,) = hints(unmet, solution_spread=0.4)
     assert "'dirichlet[right]' is not met" in found and "8.3%" in found
+
+
+def test_the_misfit_of_noisy_observations_is_compared_with_their_noise() -> None:
+    # heat_inverse_pinnacle (noise 0.1) ended with a data misfit of 29 % of the values, the noise level, and the
+    # hint said "not met ... try a larger weight, or weights='ntk' (the default)": the default is not NTK with data.
+    pde = TermBalance("pde", 1e-3, 1.0)
+    at_noise = TermBalance("data[u]", 0.1, 0.34, observed=True, noise=0.1)
+    assert hints([pde, at_noise], solution_spread=0.3) == []
+    (above,) = hints([pde, TermBalance("data[u]", 0.25, 0.34, observed=True, noise=0.1)], solution_spread=0.3)
+    assert "data 'data[u]'" in above and "more than 2 times its noise (0.1)" in above and "ntk" not in above
+    (unknown,) = hints([pde, TermBalance("data[u]", 0.1, 0.34, observed=True)], solution_spread=0.3)
+    assert "29% of its values" in unknown and "noise=sigma" in unknown and "not met" not in unknown
+    # a condition with the same numbers is still not met
+    (condition,) = hints([pde, TermBalance("dirichlet", 0.1, 0.34)], solution_spread=0.3)
+    assert "'dirichlet' is not met" in condition
+
+
+def test_observation_terms_carry_their_noise() -> None:
+    points = torch.tensor([[0.25], [0.5]], dtype=torch.float64)
+    obs = [kp.Observations(points, torch.zeros(2, dtype=torch.float64), noise=0.05, name="noisy"),
+           kp.Observations(points, torch.zeros(2, dtype=torch.float64), name="plain")]  # fmt: skip
+    problem = kp.Poisson(kp.Interval(0, 1), f=0, bcs=[kp.Dirichlet(0)], data=obs)
+    solver = kp.Solver(problem, width=[1, 3, 1], seed=0, n_interior=20)
+    terms = collocation_terms(problem, solver._sample_batch(5), solver.request)
+    noise = {t.label: getattr(t, "noise", "none") for t in terms.terms}
+    assert noise["data[noisy]"] == 0.05 and noise["data[plain]"] is None
+
+
+def test_an_unmet_condition_beside_observations_does_not_call_ntk_the_default() -> None:
+    # heat_inverse_pinnacle (data and an unknown field: equal weights by default) was told to try
+    # "weights='ntk' (the default)" for its initial value.
+    pde, initial = TermBalance("pde", 1e-3, 1.0), TermBalance("initial", 0.05, 0.6, value_spread=0.4)
+    (alone,) = hints([pde, initial], solution_spread=0.4)
+    assert "weights='ntk' (the default)" in alone
+    beside_data = hints([pde, initial, TermBalance("data[u]", 0.1, 0.34, observed=True, noise=0.1)], 0.4)
+    assert len(beside_data) == 1 and "'initial' is not met" in beside_data[0]
+    assert "(the default)" not in beside_data[0] and "with observations the default weights are equal" in beside_data[0]
