@@ -9,9 +9,10 @@ off what ``u`` does next, from rates (no training):
   found by raising ``u_t`` by 1, as :mod:`kanpde.pde.euler_start` does; ``F(0)`` removes a source term). Its part
   along ``u0`` only scales it (heat decays that way); the rest, ``w = u_t - (<u0, u_t> / <u0, u0>) u0``, moves the
   structure (transport, rotation) at an angular rate ``|w| / |u0|``. The growth rate is the Rayleigh quotient
-  ``g = <u0, r> / <u0, u0>`` of the reaction part ``r = -(F(u0) - F(u0 with its value set to 0)) / a`` (the terms
-  in ``u`` itself, ``5 u - 5 u^3`` for Allen-Cahn): diffusion is stable even where its Rayleigh quotient is positive
-  (a convex ``u0`` with boundary data: PINNacle's HNd), and a source does not make the dynamics unstable;
+  ``g = <u0, r> / <u0, u0>`` of the reaction ``r = -(F(u0 with no derivatives) - F(0)) / a``, the terms in the
+  value of ``u`` alone (``5 u - 5 u^3`` for Allen-Cahn): diffusion is stable even where its Rayleigh quotient is
+  positive (a convex ``u0`` with boundary data: PINNacle's HNd), transport ``u u_x`` moves rather than grows (its
+  Rayleigh quotient is a boundary flux), and a source does not make the dynamics unstable;
 - second order in time (``a u_tt + F(u, u_t) = 0``, a problem with an initial velocity): the angular frequency
   ``omega^2 = -<u0, u_tt> / <u0, u0>`` of the initial value, and that of the initial velocity ``v0`` through the
   PDE's change from ``u = 0`` to ``u = v0`` (a Rayleigh quotient of the spatial operator).
@@ -186,8 +187,9 @@ def initial_time_scales(problem: Problem, *, n_points: int = _POINTS, seed: int 
         second = _residual(problem, points, u0, grad, hess, rate=zero, acceleration=zero + 1) - base
         source = _residual(problem, points, zero, torch.zeros_like(grad), torch.zeros_like(hess), rate=zero,
                            acceleration=zero)  # fmt: skip
-        unreacted = _residual(problem, points, zero, grad, hess, rate=zero, acceleration=zero)  # u's value -> 0
-        return _scales(problem, points, (u0, grad, hess), (base, source, unreacted), first, second)
+        flat = torch.zeros_like(grad), torch.zeros_like(hess)  # u0's value with no derivatives: the reaction
+        reacting = _residual(problem, points, u0, *flat, rate=zero, acceleration=zero)
+        return _scales(problem, points, (u0, grad, hess), (base, source, reacting), first, second)
     except Exception as err:  # noqa: BLE001 - a forecast only: training evaluates the residual again and reports
         logger.debug("time scales not read (%s: %s)", type(err).__name__, err)
         return None  # e.g. a residual with third derivatives (the autograd fallback is not wired here)
@@ -201,11 +203,11 @@ def _scales(
     first: Tensor,
     second: Tensor,
 ) -> TimeScales | None:
-    """:func:`initial_time_scales` from the residuals at ``u0``, at ``u = 0`` and at ``u0`` with its value (not its
-    derivatives) set to 0, and the slopes in ``u_t`` and ``u_tt`` at ``u0``."""
+    """:func:`initial_time_scales` from the residuals at ``u0``, at ``u = 0`` and at ``u0``'s values with all their
+    derivatives set to 0, and the slopes in ``u_t`` and ``u_tt`` at ``u0``."""
     assert problem.time is not None
     u0, grad, hess = initial
-    base, source, unreacted = residuals
+    base, source, reacting = residuals
     t, zero = problem.space_dim, torch.zeros_like(u0)
     norm = _mean(u0, u0)
     if not math.isfinite(norm) or norm <= 1e-300:
@@ -220,7 +222,7 @@ def _scales(
         if not bool(torch.isfinite(rate).all()):
             return None
         motion = rate - _mean(u0, rate) / norm * u0  # what does not scale u0 (decay or growth) moves it
-        growth = _mean(u0, -(base - unreacted) / first) / norm  # the reaction part's (u's value's) rate
+        growth = _mean(u0, -(reacting - source) / first) / norm  # the reaction f(u)'s rate
         return TimeScales(1, growth, math.sqrt(max(_mean(motion, motion), 0.0) / norm), horizon)
     if not solvable(second):
         return None
