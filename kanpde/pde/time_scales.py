@@ -13,9 +13,9 @@ off what ``u`` does next, from rates (no training):
   value of ``u`` alone (``5 u - 5 u^3`` for Allen-Cahn): diffusion is stable even where its Rayleigh quotient is
   positive (a convex ``u0`` with boundary data: PINNacle's HNd), transport ``u u_x`` moves rather than grows (its
   Rayleigh quotient is a boundary flux), and a source does not make the dynamics unstable;
-- second order in time (``a u_tt + F(u, u_t) = 0``, a problem with an initial velocity): the angular frequency
-  ``omega^2 = -<u0, u_tt> / <u0, u0>`` of the initial value, and that of the initial velocity ``v0`` through the
-  PDE's change from ``u = 0`` to ``u = v0`` (a Rayleigh quotient of the spatial operator).
+- second order in time (``a u_tt + F(u, u_t) = 0``: any residual with ``u_tt``, a damped wave's too): the angular
+  frequency ``omega^2 = -<u0, u_tt> / <u0, u0>`` of the initial value, and that of the initial velocity ``v0``
+  through the PDE's change from ``u = 0`` to ``u = v0`` (a Rayleigh quotient of the spatial operator).
 
 Over the interval ``T`` that makes ``g T`` e-folds of growth and ``omega T / (2 pi)`` periods.
 :func:`default_time_windows` cuts the interval into windows of at most :data:`PERIODS_PER_WINDOW` periods and
@@ -47,6 +47,7 @@ from .conditions import Initial, InitialVelocity
 from .expressions import Expression
 from .fields import FieldJet, Fields
 from .problem import Problem
+from .time_windows import MAX_TIME_WINDOWS
 
 __all__ = [
     "PERIODS_PER_WINDOW", "EFOLDS_PER_WINDOW", "MAX_WINDOWS", "TimeScales", "initial_time_scales",
@@ -90,11 +91,15 @@ class TimeScales:
         """E-folds of growth over the interval (0 for decay)."""
         return max(self.growth, 0.0) * self.horizon
 
-    def windows(self) -> int:
-        """Windows of at most :data:`PERIODS_PER_WINDOW` periods and :data:`EFOLDS_PER_WINDOW` e-folds, at most
-        :data:`MAX_WINDOWS`."""
+    def windows_wanted(self) -> int | float:
+        """Windows of at most :data:`PERIODS_PER_WINDOW` periods and :data:`EFOLDS_PER_WINDOW` e-folds, uncapped
+        (``inf`` for an infinite rate)."""
         wanted = max(self.periods / PERIODS_PER_WINDOW, self.efolds / EFOLDS_PER_WINDOW, 1.0)
-        return min(MAX_WINDOWS, math.ceil(wanted - 1e-9))
+        return math.ceil(wanted - 1e-9) if math.isfinite(wanted) else math.inf
+
+    def windows(self) -> int:
+        """:meth:`windows_wanted`, at most :data:`MAX_WINDOWS`."""
+        return int(min(MAX_WINDOWS, self.windows_wanted()))
 
 
 def _condition(problem: Problem, kind: type[Initial] | type[InitialVelocity]) -> Expression | None:
@@ -217,7 +222,9 @@ def _scales(
         return bool(torch.isfinite(slope).all()) and bool((slope.abs() > 1e-12 * (1 + base.abs())).all())
 
     horizon = problem.time.t1 - problem.time.t0
-    if solvable(first):  # first order in time
+    # second order wherever u_tt enters (a damped wave's u_tt + a u_t - u_xx also depends on u_t)
+    second_order = bool((second.abs() > 1e-12 * (1 + base.abs())).any()) or not bool(torch.isfinite(second).all())
+    if not second_order and solvable(first):  # first order in time
         rate = -(base - source) / first  # the operator's response to u0: a source term does not count
         if not bool(torch.isfinite(rate).all()):
             return None
@@ -252,9 +259,15 @@ def default_time_windows(problem: Problem) -> tuple[int, str | None]:
         return 1, None
     if scales.periods / PERIODS_PER_WINDOW >= scales.efolds / EFOLDS_PER_WINDOW:
         what = f"moves the initial state through about {scales.periods:.3g} periods"
+        per_window, limit, unit = scales.periods / n, PERIODS_PER_WINDOW, "periods"
     else:
         what = f"grows the initial state by about {scales.efolds:.3g} e-folds (its terms in u itself)"
-    note = (f"the PDE at t0 {what} over [t0, t1]: solved in {n} time windows (at most {PERIODS_PER_WINDOW:g} "
-            f"periods and {EFOLDS_PER_WINDOW:g} e-folds each), each started from the last; time_windows=1 keeps one "
-            "space-time network")  # fmt: skip
+        per_window, limit, unit = scales.efolds / n, EFOLDS_PER_WINDOW, "e-folds"
+    if n == scales.windows_wanted():
+        each = f"at most {PERIODS_PER_WINDOW:g} periods and {EFOLDS_PER_WINDOW:g} e-folds each"
+    else:  # capped: each window holds more than was measured to work
+        each = (f"capped at {MAX_WINDOWS}: about {per_window:.3g} {unit} each, above the {limit:g} measured to work; "
+                f"time_windows=n sets more, up to {MAX_TIME_WINDOWS}")  # fmt: skip
+    note = (f"the PDE at t0 {what} over [t0, t1]: solved in {n} time windows ({each}), each started from the last; "
+            "time_windows=1 keeps one space-time network")  # fmt: skip
     return n, note

@@ -12,6 +12,7 @@ import torch
 import kanpde as kp
 from kanpde.pde.time_scales import (
     EFOLDS_PER_WINDOW,
+    MAX_WINDOWS,
     PERIODS_PER_WINDOW,
     TimeScales,
     default_time_windows,
@@ -128,3 +129,20 @@ def test_the_defaults_march_long_horizons_to_the_short_horizon_accuracy(name: st
     result = kp.Solver(problems.load(name).make_problem(), seed=0).solve(progress=False)
     assert result.notes and f"{windows} time windows" in result.notes[0]
     assert result.rel_l2 is not None and result.rel_l2 <= bound, result.rel_l2
+
+
+def test_a_damped_wave_is_second_order() -> None:
+    # u_tt + 0.5 u_t - u_xx = 0 depends on u_t too: it was read as first order (no motion, one window over 10 periods)
+    damped = kp.PDE(kp.Interval(0, 1), lambda u: u.tt + 0.5 * u.t - u.xx, bcs=[kp.Dirichlet(0)], time=(0, 20),
+                    initial="sin(pi*x)", initial_velocity=0)  # fmt: skip
+    scales = initial_time_scales(damped)
+    assert scales is not None and scales.order == 2 and scales.frequency == pytest.approx(math.pi, rel=1e-6)
+    assert default_time_windows(damped)[0] == math.ceil(10 / PERIODS_PER_WINDOW)
+
+
+def test_the_note_says_when_the_window_count_is_capped() -> None:
+    n, note = default_time_windows(_wave(1e3))  # 500 periods: 167 windows wanted, 20 given
+    assert n == MAX_WINDOWS and note is not None
+    assert f"capped at {MAX_WINDOWS}" in note and "25 periods each" in note and "at most 3 periods" not in note
+    n, note = default_time_windows(_wave(8.0))  # 4 periods: 2 windows, not capped
+    assert n == 2 and note is not None and "capped" not in note and "at most 3 periods" in note
