@@ -192,12 +192,17 @@ class Fields:
     def _autograd(self, idx: list[int]) -> Tensor:
         if self._evaluate is None:
             raise RuntimeError("derivatives of order >= 3 need the autograd fallback, which is not available here")
-        x = self.points.detach().requires_grad_(True)
-        out = self._evaluate(x)[:, self._field]
-        for i in idx:
-            (g,) = torch.autograd.grad(out.sum(), x, create_graph=True)
-            out = g[:, i]
-        return out
+        graph = torch.is_grad_enabled()  # off where only the loss's value is wanted (the optimisers' records)
+        with torch.enable_grad():  # nested autograd on the points, also under torch.no_grad
+            x = self.points.detach().requires_grad_(True)
+            out = self._evaluate(x)[:, self._field]
+            for i in idx:
+                if not out.requires_grad:  # independent of the points (a constant source): derivatives are 0
+                    out = torch.zeros_like(out)
+                    break
+                (g,) = torch.autograd.grad(out.sum(), x, create_graph=True, allow_unused=True, materialize_grads=True)
+                out = g[:, i]
+        return out if graph else out.detach()
 
 
 class _Recorder:

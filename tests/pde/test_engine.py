@@ -268,3 +268,18 @@ def test_chained_optimizers_and_adaptive_weights() -> None:
     assert solver.settings()["optimizer"] == ["adam", "lm"] and solver.settings()["weights"] == "adaptive"
     with pytest.raises(ValueError, match="weights"):
         kp.Solver(problem, weights="magic")
+
+
+def test_a_third_order_problem_solves() -> None:
+    """The autograd fallback under torch.no_grad (the optimiser's loss records) and on a source that does not
+    depend on the points (the hints' zero source): both raised "element 0 of tensors does not require grad"."""
+    torch.set_num_threads(1)
+    kdv = kp.PDE(kp.Interval(-1, 1), lambda u: u.t + u.value * u.x + 0.0025 * u.xxx, bcs=[kp.Periodic("x")],
+                 time=(0, 1), initial="cos(pi*x)")  # fmt: skip
+    solver = kp.Solver(kdv, width=[2, 3, 1], seed=0, n_interior=60, n_test=200)
+    result = solver.solve(grid_schedule=[3], steps=2, progress=False)
+    assert result.stages and all(math.isfinite(r.loss) for r in solver.history)
+    with torch.no_grad():  # the derivative itself, without a graph
+        points = kdv.domain.sample_interior(7, generator=torch.Generator().manual_seed(0))
+        res = pde_residual(solver.approximation, kdv, points, solver.request)
+    assert not res.requires_grad and bool(torch.isfinite(res).all())
