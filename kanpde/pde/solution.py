@@ -103,9 +103,10 @@ class Solution:
 
     def _one_network(self, what: str) -> None:
         """Refuse ``what`` for a piecewise-in-time solution, which no single network or formula describes."""
-        if self.windows > 1:
+        if hasattr(self.approximation, "windows"):  # one window too: a windowed solve cut short by Ctrl-C
+            count = f"{self.windows} time window" + ("s" if self.windows > 1 else "")
             raise ValueError(
-                f"{what} needs one network, but this solution is piecewise in time ({self.windows} time windows): "
+                f"{what} needs one network, but this solution is piecewise in time ({count}): "
                 "predict, errors, plots and exports cover the whole interval; solve with time_windows=1 for it"
             )
 

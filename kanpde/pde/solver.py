@@ -357,7 +357,9 @@ class Solver(StageTraining):
         Raises:
             KeyboardInterrupt: Ctrl-C (re-raised, so the program stops). The model keeps its last completed step
                 and ``solver.result`` holds the result so far: the completed stages and the one cut short (its
-                ``stopped`` says so), the history and the errors of the model as it is.
+                ``stopped`` says so), the history and the errors of the model as it is. In time windows: the windows
+                so far, the one cut short at its last completed step (later times take its network); ``save`` refuses
+                it as it does every windowed solution.
             ValueError: a bad ``grid_schedule``, ``steps`` or ``start`` (or a problem ``start="euler"`` does not
                 apply to),
                 or a stage that would not fit in memory (estimated before any work, :mod:`kanpde.pde.memory`).
@@ -371,9 +373,14 @@ class Solver(StageTraining):
 
             if isinstance(grid_schedule, (str, AutoSchedule)):
                 raise ValueError("time_windows needs a list of grid sizes as grid_schedule, not 'auto'")
-            windowed = solve_in_windows(self, windows, grid_schedule=grid_schedule, steps=steps, progress=progress,
-                                        rtol=rtol, callback=callback, budget_seconds=budget_seconds,
-                                        stage_seconds=stage_seconds)  # fmt: skip
+            try:
+                windowed = solve_in_windows(self, windows, grid_schedule=grid_schedule, steps=steps,
+                                            progress=progress, rtol=rtol, callback=callback,
+                                            budget_seconds=budget_seconds, stage_seconds=stage_seconds)  # fmt: skip
+            except KeyboardInterrupt:  # the result so far (solver.result) says why it has windows too
+                if windows_note and self.result is not None:
+                    self.result.notes.insert(0, windows_note)
+                raise
             if windows_note:
                 windowed.notes.insert(0, windows_note)
                 logger.info("solve: %s", windows_note)

@@ -366,6 +366,10 @@ def _frozen(approximation: nn.Module) -> nn.Module:
     return out
 
 
+def _first(count: int) -> str:
+    return "window 1" if count == 1 else f"windows 1 to {count}"
+
+
 def solve_in_windows(
     solver: Solver,
     time_windows: int,
@@ -419,6 +423,7 @@ def solve_in_windows(
     trained: list[nn.Module] = []
     last_model: KAN | None = None
     result = Result(None, None)
+    interrupt: KeyboardInterrupt | None = None
     for j in range(n):
         previous = trained[-1] if trained else None
         piece = Solver(window_problem(problem, (edges[j], edges[j + 1]), previous), **settings)
@@ -436,9 +441,15 @@ def solve_in_windows(
         if budget_seconds is not None:
             left = budget_seconds - (time.perf_counter() - start)
             budget = max(left, 1e-3) / (n - j)
-        part = piece.solve(
-            grid_schedule=grids, steps=steps, budget_seconds=budget, start=None, time_windows=1, **options
-        )
+        try:
+            part = piece.solve(
+                grid_schedule=grids, steps=steps, budget_seconds=budget, start=None, time_windows=1, **options
+            )
+        except KeyboardInterrupt as err:  # Ctrl-C: keep the windows so far, this one at its last completed step
+            interrupt = err
+            if piece.result is None or piece._steps_done == 0:
+                break
+            part = piece.result
         last_model = piece.model
         trained.append(_frozen(piece.approximation))
         offset_steps = result.history[-1].step + 1 if result.history else 0
@@ -455,6 +466,21 @@ def solve_in_windows(
         if part.stopped and not own_budget and result.stopped is None:
             result.stopped = f"time window {j + 1} of {n}: {part.stopped}"
         solver._steps_done += piece._steps_done
+        if interrupt is not None:
+            edges = edges[: j + 2]  # the solution ends with the window cut short: later times take its network
+            result.stopped = (f"interrupted (KeyboardInterrupt) in time window {j + 1} of {n}: the solution holds "
+                              f"{_first(j + 1)} (up to t = {edges[-1]:g}), the last at its last completed step; later "
+                              "times take its network")  # fmt: skip
+            break
+    if interrupt is not None and not trained:  # nothing trained: the solver stays as it was
+        solver.result = result
+        result.stopped = "interrupted (KeyboardInterrupt) before the first step"
+        raise interrupt
+    if interrupt is not None and len(edges) - 1 > len(trained):  # cut before its first step: not part of it
+        edges = edges[: len(trained) + 1]
+        result.stopped = (f"interrupted (KeyboardInterrupt) in time window {len(trained) + 1} of {n}, before its first "
+                          f"step: the solution holds {_first(len(trained))} (up to t = {edges[-1]:g}); later times "
+                          "take the last one's network")  # fmt: skip
     elapsed = time.perf_counter() - start
     if budget_seconds is not None and elapsed >= budget_seconds and result.stopped is None:
         result.stopped = f"time budget spent: {elapsed:.1f} s >= budget_seconds={budget_seconds:g}"
@@ -464,4 +490,6 @@ def solve_in_windows(
     result.seconds = time.perf_counter() - start
     solver.result = result
     result.solution = solver.solution
+    if interrupt is not None:  # the program stops; the result so far stays in solver.result
+        raise interrupt
     return result

@@ -200,3 +200,32 @@ def test_a_windowed_solution_is_a_value_that_refuses_one_network_operations(wind
     assert not list(tmp_path.iterdir())
     with pytest.raises(ValueError, match="list of grid sizes"):
         kp.Solver(_wave(1.0), width=[2, 3, 1], seed=0).solve(grid_schedule="auto", time_windows=2, progress=False)
+
+
+@pytest.mark.parametrize(("records", "windows"), [(1, 1), (4, 2)])
+def test_ctrl_c_keeps_the_windows_trained_so_far(records: int, windows: int, tmp_path) -> None:
+    """Solver.solve's Ctrl-C contract in a windowed solve (here chosen by the solver: 3.5 periods): the solver keeps
+    the windows so far, the one cut short at its last completed step, and ``solver.result`` says so (it kept the
+    untrained network and no result)."""
+    torch.set_num_threads(1)
+    solver = kp.Solver(_wave(7.0), width=[2, 3, 1], seed=0, n_interior=100, n_test=500)
+    seen = []
+
+    def interrupt(_: kp.Solver, record: object) -> None:
+        seen.append(record)
+        if len(seen) == records:  # window 1 has 3 records (steps 0 to 2)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        solver.solve(grid_schedule=[3], steps=2, progress=False, callback=interrupt)
+    result = solver.result
+    assert result is not None and isinstance(solver.approximation, PiecewiseInTime)
+    assert len(solver.approximation.windows) == windows and len(solver.history) == records
+    assert result.stopped is not None and f"interrupted (KeyboardInterrupt) in time window {windows} of 2" in (
+        result.stopped
+    )
+    assert result.stages[-1].stopped is not None and "interrupted" in result.stages[-1].stopped
+    assert result.notes and "2 time windows" in result.notes[0]  # the solver's choice, said
+    assert result.rel_l2 is not None and result.solution is not None
+    with pytest.raises(ValueError, match="piecewise in time"):
+        solver.save(tmp_path / "cut.kpt")  # one window of two is not the problem's solution either
