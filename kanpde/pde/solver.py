@@ -324,7 +324,8 @@ class Solver(StageTraining):
 
         A Levenberg-Marquardt stage ends early when ten steps lowered the loss by less than ``rtol`` (relative),
         or when no step lowers it at all. ``callback(solver, record)`` runs after every recorded step (e.g. to
-        track the error over time); its own time is left out of the recorded seconds.
+        track the error over time); its own time is left out of the recorded seconds. In time windows it gets the
+        window's solver (its problem on that window) and the record numbered as in ``result.history``.
 
         ``budget_seconds`` bounds the whole solve and ``stage_seconds`` each stage (wall time without the
         callback's); both are checked after every optimiser step, so a limit is overrun by at most one step (and

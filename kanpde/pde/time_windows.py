@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import numbers
 import time
 from collections.abc import Callable, Sequence
@@ -42,7 +43,7 @@ from .balancing import default_scheme
 from .conditions import Dirichlet, Initial, InitialVelocity
 from .expressions import as_expression
 from .fields import FieldJet, JetRequest
-from .result import Result
+from .result import Result, StepRecord
 from .spacetime import SpaceTime, TimeInterval
 
 if TYPE_CHECKING:
@@ -366,6 +367,18 @@ def _frozen(approximation: nn.Module) -> nn.Module:
     return out
 
 
+def _renumbered(record: StepRecord, offsets: tuple[int, int, float]) -> StepRecord:
+    """A window's record numbered from the start of the whole solve (steps, stages, seconds)."""
+    steps, stages, seconds = offsets
+    return dataclasses.replace(record, step=record.step + steps, stage=record.stage + stages,
+                               seconds=record.seconds + seconds)  # fmt: skip
+
+
+def _window_callback(window_solver: Any, record: StepRecord, *, callback: Callable[..., None],
+                     offsets: tuple[int, int, float]) -> None:  # fmt: skip
+    callback(window_solver, _renumbered(record, offsets))
+
+
 def _first(count: int) -> str:
     return "window 1" if count == 1 else f"windows 1 to {count}"
 
@@ -400,13 +413,16 @@ def solve_in_windows(
             otherwise. Measured on ``wave_1d`` over ``t1 = 10`` in 10 windows: exact 1.0e3 (the loss grew about
             10x per window), fitted 1.1e-3.
         options: the other arguments of :meth:`Solver.solve` (``progress``, ``rtol``, ``callback``,
-            ``stage_seconds``), passed to every window.
+            ``stage_seconds``), passed to every window; ``callback(window_solver, record)`` gets the window's
+            solver (its problem on the window) and the record numbered as in ``result.history``.
 
     Returns:
         The result over the whole interval: errors of the piecewise solution, every window's stages and history
         one after the other (steps and seconds counted from the start), the first stop reason.
     """
     from .solver import Solver, _seconds, validate_grid_schedule
+
+    callback = options.pop("callback", None)
 
     problem = solver.problem
     n = check_time_windows(problem, time_windows)
@@ -441,9 +457,14 @@ def solve_in_windows(
         if budget_seconds is not None:
             left = budget_seconds - (time.perf_counter() - start)
             budget = max(left, 1e-3) / (n - j)
+        offsets = (result.history[-1].step + 1 if result.history else 0, len(result.stages),
+                   time.perf_counter() - start)  # fmt: skip
+        window_options = dict(options)
+        if callback is not None:
+            window_options["callback"] = functools.partial(_window_callback, callback=callback, offsets=offsets)
         try:
             part = piece.solve(
-                grid_schedule=grids, steps=steps, budget_seconds=budget, start=None, time_windows=1, **options
+                grid_schedule=grids, steps=steps, budget_seconds=budget, start=None, time_windows=1, **window_options
             )
         except KeyboardInterrupt as err:  # Ctrl-C: keep the windows so far, this one at its last completed step
             interrupt = err
@@ -452,13 +473,7 @@ def solve_in_windows(
             part = piece.result
         last_model = piece.model
         trained.append(_frozen(piece.approximation))
-        offset_steps = result.history[-1].step + 1 if result.history else 0
-        offset_seconds = time.perf_counter() - start - part.seconds
-        result.history += [
-            dataclasses.replace(h, step=h.step + offset_steps, stage=h.stage + len(result.stages),
-                                seconds=h.seconds + offset_seconds)
-            for h in part.history
-        ]  # fmt: skip
+        result.history += [_renumbered(h, offsets) for h in part.history]
         result.stages += part.stages
         result.hints += [f"time window {j + 1} of {n} [{edges[j]:g}, {edges[j + 1]:g}]: {h}" for h in part.hints]
         result.notes += [f"time window {j + 1} of {n} [{edges[j]:g}, {edges[j + 1]:g}]: {h}" for h in part.notes]

@@ -229,3 +229,15 @@ def test_ctrl_c_keeps_the_windows_trained_so_far(records: int, windows: int, tmp
     assert result.rel_l2 is not None and result.solution is not None
     with pytest.raises(ValueError, match="piecewise in time"):
         solver.save(tmp_path / "cut.kpt")  # one window of two is not the problem's solution either
+
+
+def test_the_callback_sees_the_records_of_the_result() -> None:
+    """StepRecord.step counts from the start of the solve: in windows it restarted at 0 in every window."""
+    torch.set_num_threads(1)
+    solver = kp.Solver(_heat(), width=[2, 3, 1], seed=0, n_interior=100, n_test=200)
+    seen = []
+    result = solver.solve(grid_schedule=[3], steps=2, progress=False, time_windows=3,
+                          callback=lambda window_solver, record: seen.append((window_solver, record)))  # fmt: skip
+    assert [r.step for _, r in seen] == [h.step for h in result.history] == list(range(len(result.history)))
+    assert [(r.stage, r.seconds) for _, r in seen] == [(h.stage, h.seconds) for h in result.history]
+    assert [r.stage for _, r in seen][-1] == 2 and len({id(s) for s, _ in seen}) == 3  # each window's solver
