@@ -445,6 +445,10 @@ def bench_command(args: argparse.Namespace) -> int:
         rel = "-" if result.rel_l2 is None else f"{result.rel_l2:.2e}"
         mx = "-" if result.max_abs is None else f"{result.max_abs:.2e}"
         print(f"{name:28s} {rel:>10} {mx:>10} {seconds:>8.1f}   {_baseline_text(baseline)}", flush=True)
+        chosen = result.solution.windows if windows is None and result.solution is not None else 1
+        if chosen > 1:  # not what the SETTINGS say: the row is a time-marching solve
+            print(f"{'':28s} ({chosen} time windows, chosen by the solver from the rates at t0; SETTINGS "
+                  "'time_windows': 1 keeps one network)", flush=True)  # fmt: skip
     return 0
 
 
@@ -486,7 +490,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--distributed", action="store_true", help="shard the points over torchrun's processes (gloo/NCCL)"
     )
     solve.add_argument(
-        "--time-windows", type=_positive_int, default=None, help="time marching over N windows (time-dependent)"
+        "--time-windows",
+        type=_positive_int,
+        default=None,
+        help="time marching over N windows (time-dependent; default: the problem's SETTINGS, else the solver "
+        "chooses from the rates at t0; 1: one space-time network)",
     )
     solve.set_defaults(handler=solve_command)
     lister = sub.add_parser("list", help="list the reference problems")

@@ -183,3 +183,18 @@ def test_ctrl_c_saves_what_it_has_and_exits_130(tmp_path: Path, capsys: pytest.C
     assert "KeyboardInterrupt" in summary["stopped"] and summary["rel_l2"] is not None
     assert [s["grid"] for s in summary["stages"]] == [3, 5] and summary["stages"][1]["stopped"]
     assert (out / "solution.h5").exists() and (out / "solution.xdmf").exists()
+
+
+def test_bench_says_when_the_solver_chose_time_windows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    problem_file = tmp_path / "long_wave.py"  # 3.5 periods, no time_windows in SETTINGS: the solver takes 2
+    problem_file.write_text(
+        "import kanpde as kp\n"
+        "problem = kp.Wave(kp.Interval(0, 1), time=(0, 7), initial='sin(pi*x)', initial_velocity=0, "
+        "bcs=[kp.Dirichlet(0)], exact='sin(pi*x)*cos(pi*t)')\n"
+        "SETTINGS = {'width': [2, 3, 1], 'grid_schedule': [3], 'steps': 2, 'n_interior': 64, 'n_test': 64}\n"
+    )
+    assert main(["bench", str(problem_file)]) == 0
+    assert "(2 time windows, chosen by the solver" in capsys.readouterr().out
+    problem_file.write_text(problem_file.read_text().replace("'n_test': 64", "'n_test': 64, 'time_windows': 1"))
+    assert main(["bench", str(problem_file)]) == 0
+    assert "time windows" not in capsys.readouterr().out
