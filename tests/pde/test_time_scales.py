@@ -146,3 +146,12 @@ def test_the_note_says_when_the_window_count_is_capped() -> None:
     assert f"capped at {MAX_WINDOWS}" in note and "25 periods each" in note and "at most 3 periods" not in note
     n, note = default_time_windows(_wave(8.0))  # 4 periods: 2 windows, not capped
     assert n == 2 and note is not None and "capped" not in note and "at most 3 periods" in note
+
+
+@pytest.mark.parametrize("time_windows", [None, 2])
+def test_a_bad_start_is_refused_in_windows_too(time_windows: int | None) -> None:
+    # windows pass start=None to every window: start="bogus" was accepted silently where windows were solved
+    solver = kp.Solver(_wave(7.0), width=[2, 3, 1], seed=0, n_interior=64, n_test=64)
+    with pytest.raises(ValueError, match="start must be None or one of"):
+        solver.solve(grid_schedule=[3], steps=1, progress=False, start="bogus", time_windows=time_windows)
+    assert solver._steps_done == 0
