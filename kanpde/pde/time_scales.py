@@ -171,7 +171,8 @@ def initial_time_scales(problem: Problem, *, n_points: int = _POINTS, seed: int 
     initial slice.
 
     None when they cannot be read: a stationary problem, several fields, parameters, no initial value or one that
-    vanishes, a residual that needs derivatives of order three or more, or one that depends neither on ``u_t`` nor
+    vanishes (second order in time: with the initial velocity; a string struck at rest has the rate of ``v0``), a
+    residual that needs derivatives of order three or more, or one that depends neither on ``u_t`` nor
     on ``u_tt``.
     """
     if problem.time is None or problem.n_fields != 1 or problem.parameters:
@@ -215,8 +216,9 @@ def _scales(
     base, source, reacting = residuals
     t, zero = problem.space_dim, torch.zeros_like(u0)
     norm = _mean(u0, u0)
-    if not math.isfinite(norm) or norm <= 1e-300:
+    if not math.isfinite(norm):
         return None
+    at_rest = norm <= 1e-300  # u0 = 0: only a second-order problem's initial velocity can set a rate
 
     def solvable(slope: Tensor) -> bool:
         return bool(torch.isfinite(slope).all()) and bool((slope.abs() > 1e-12 * (1 + base.abs())).all())
@@ -225,6 +227,8 @@ def _scales(
     # second order wherever u_tt enters (a damped wave's u_tt + a u_t - u_xx also depends on u_t)
     second_order = bool((second.abs() > 1e-12 * (1 + base.abs())).any()) or not bool(torch.isfinite(second).all())
     if not second_order and solvable(first):  # first order in time
+        if at_rest:
+            return None
         rate = -(base - source) / first  # the operator's response to u0: a source term does not count
         if not bool(torch.isfinite(rate).all()):
             return None
@@ -237,8 +241,10 @@ def _scales(
     v0, v_grad, v_hess = _derivatives(velocity, points, t) if velocity is not None else (zero, None, None)
     moved = _residual(problem, points, u0, grad, hess, rate=v0, rate_grad=v_grad, acceleration=zero)
     acceleration = -(moved - source) / second
-    omega_sq = max(-_mean(u0, acceleration) / norm, 0.0)
+    omega_sq = 0.0 if at_rest else max(-_mean(u0, acceleration) / norm, 0.0)
     v_norm = _mean(v0, v0)
+    if at_rest and not v_norm > 1e-300:
+        return None
     if v_grad is not None and v_hess is not None and v_norm > 1e-300:
         # the spatial operator on v0: the PDE's change from u = 0 to u = v0
         at_v0 = _residual(problem, points, v0, v_grad, v_hess, rate=zero, acceleration=zero)

@@ -155,3 +155,14 @@ def test_a_bad_start_is_refused_in_windows_too(time_windows: int | None) -> None
     with pytest.raises(ValueError, match="start must be None or one of"):
         solver.solve(grid_schedule=[3], steps=1, progress=False, start="bogus", time_windows=time_windows)
     assert solver._steps_done == 0
+
+
+def test_a_wave_struck_from_rest_oscillates_at_its_velocity_s_frequency() -> None:
+    # u0 = 0, v0 = sin(3 pi x) over t1 = 10: 15 periods; u0 = 0 made the forecast None (one window)
+    struck = kp.Wave(kp.Interval(0, 1), time=(0, 10), initial=0, initial_velocity="sin(3*pi*x)",
+                     bcs=[kp.Dirichlet(0)])  # fmt: skip
+    scales = initial_time_scales(struck)
+    assert scales is not None and scales.order == 2 and scales.frequency == pytest.approx(3 * math.pi, rel=1e-6)
+    assert default_time_windows(struck)[0] == 5
+    resting = kp.Wave(kp.Interval(0, 1), time=(0, 10), initial=0, initial_velocity=0, f="1", bcs=[kp.Dirichlet(0)])
+    assert initial_time_scales(resting) is None  # nothing moves at t0: no rate to read
