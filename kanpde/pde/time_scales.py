@@ -6,13 +6,15 @@ which the PDE states at ``t0``: :func:`initial_time_scales` evaluates the PDE re
 off what ``u`` does next, from rates (no training):
 
 - first order in time (``a u_t + F(u) = 0``): the rate ``u_t(x, t0) = -(F(u0) - F(0)) / a`` (``a = dR/du_t``,
-  found by raising ``u_t`` by 1, as :mod:`kanpde.pde.euler_start` does; ``F(0)`` removes a source term). Its part
-  along ``u0`` only scales it (heat decays that way); the rest, ``w = u_t - (<u0, u_t> / <u0, u0>) u0``, moves the
-  structure (transport, rotation) at an angular rate ``|w| / |u0|``. The growth rate is the Rayleigh quotient
-  ``g = <u0, r> / <u0, u0>`` of the reaction ``r = -(F(u0 with no derivatives) - F(0)) / a``, the terms in the
-  value of ``u`` alone (``5 u - 5 u^3`` for Allen-Cahn): diffusion is stable even where its Rayleigh quotient is
-  positive (a convex ``u0`` with boundary data: PINNacle's HNd), transport ``u u_x`` moves rather than grows (its
-  Rayleigh quotient is a boundary flux), and a source does not make the dynamics unstable;
+  found by raising ``u_t`` by 1, as :mod:`kanpde.pde.euler_start` does; ``F(0)`` removes a source term). Its motion
+  (transport, rotation) has the angular frequency ``omega^2 = -<u0, u_tt> / <u0, u0>``, ``u_tt = -F'(u0)[u_t] / a``
+  the PDE's change along ``u_t`` (``u_t`` differentiated in space by autograd): ``beta^2`` for ``u_t + beta u_x``
+  on ``sin(x)``, none for diffusion, whose ``u_tt`` points along ``+u`` (it smooths a ``u0`` of several modes, each
+  decaying at its own rate: ``sin(pi x) + sin(5 pi x)`` read as 18.8 periods by ``|u_t - g u0| / |u0|``). The
+  growth rate is the Rayleigh quotient ``g = <u0, r> / <u0, u0>`` of the reaction ``r = -(F(u0 with no derivatives) -
+  F(0)) / a``, the terms in the value of ``u`` alone (``5 u - 5 u^3`` for Allen-Cahn): diffusion is stable even where
+  its Rayleigh quotient is positive (a convex ``u0`` with boundary data: PINNacle's HNd), transport ``u u_x`` moves
+  rather than grows (its Rayleigh quotient is a boundary flux), and a source does not make the dynamics unstable;
 - second order in time (``a u_tt + F(u, u_t) = 0``: any residual with ``u_tt``, a damped wave's too): the angular
   frequency ``omega^2 = -<u0, u_tt> / <u0, u0>`` of the initial value, and that of the initial velocity ``v0``
   through the PDE's change from ``u = 0`` to ``u = v0`` (a Rayleigh quotient of the spatial operator).
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -70,9 +73,9 @@ class TimeScales:
 
     Attributes:
         order: 1 or 2, the order in time of the PDE.
-        growth: ``<u0, u_t> / <u0, u0>`` (first order; 0 for second order), 1/time.
-        frequency: angular rate of the initial state's motion (rad/time): ``|u_t - growth u0| / |u0|`` for first
-            order, the largest of the initial value's and initial velocity's ``omega`` for second order.
+        growth: ``<u0, r> / <u0, u0>`` of the reaction ``r`` (first order; 0 for second order), 1/time.
+        frequency: angular rate of the initial state's motion (rad/time): ``sqrt(-<u0, u_tt> / <u0, u0>)`` for
+            first order, the largest of the initial value's and initial velocity's ``omega`` for second order.
         horizon: ``t1 - t0``.
     """
 
@@ -112,10 +115,13 @@ def _condition(problem: Problem, kind: type[Initial] | type[InitialVelocity]) ->
     return value
 
 
-def _derivatives(function: Expression, points: Tensor, t_index: int) -> tuple[Tensor, Tensor, Tensor]:
+def _derivatives(
+    function: Callable[[Tensor], Tensor], points: Tensor, t_index: int, *, graph: bool = False
+) -> tuple[Tensor, Tensor, Tensor]:
     """Value, space gradient and space Hessian of ``function`` at ``points`` (its ``t`` entries zero), by
-    autograd. Shapes: ``(n,)``, ``(n, n_coords)``, ``(n, n_coords, n_coords)``."""
-    x = points.detach().clone().requires_grad_(True)
+    autograd. Shapes: ``(n,)``, ``(n, n_coords)``, ``(n, n_coords, n_coords)``. ``graph``: differentiable in
+    ``points`` (which then require grad), else detached."""
+    x = points if graph else points.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         value = function(x).reshape(-1).to(x)
         if not value.requires_grad:  # a constant
@@ -123,16 +129,18 @@ def _derivatives(function: Expression, points: Tensor, t_index: int) -> tuple[Te
             return value.detach(), zero[:, 0].clone(), zero
         (grad,) = torch.autograd.grad(value.sum(), x, create_graph=True, allow_unused=True, materialize_grads=True)
         rows = [
-            torch.autograd.grad(grad[:, i].sum(), x, retain_graph=True, allow_unused=True, materialize_grads=True)[0]
+            torch.autograd.grad(grad[:, i].sum(), x, create_graph=graph, retain_graph=True, allow_unused=True,
+                                materialize_grads=True)[0]
             if grad.requires_grad else torch.zeros_like(grad)
             for i in range(x.shape[1])
         ]  # fmt: skip
-    hess = torch.stack(rows, dim=1).detach()
-    grad = grad.detach().clone()
-    grad[:, t_index] = 0.0
-    hess[:, t_index, :] = 0.0
-    hess[:, :, t_index] = 0.0
-    return value.detach(), grad, hess
+    space = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
+    space[t_index] = 0.0
+    hess = torch.stack(rows, dim=1) * space[:, None] * space[None, :]
+    grad = grad * space
+    if graph:
+        return value, grad, hess
+    return value.detach(), grad.detach(), hess.detach()
 
 
 def _residual(
@@ -232,9 +240,11 @@ def _scales(
         rate = -(base - source) / first  # the operator's response to u0: a source term does not count
         if not bool(torch.isfinite(rate).all()):
             return None
-        motion = rate - _mean(u0, rate) / norm * u0  # what does not scale u0 (decay or growth) moves it
         growth = _mean(u0, -(reacting - source) / first) / norm  # the reaction f(u)'s rate
-        return TimeScales(1, growth, math.sqrt(max(_mean(motion, motion), 0.0) / norm), horizon)
+        if not math.isfinite(growth):
+            return None
+        omega_sq = _first_order_frequency(problem, points, (u0, grad, hess), rate, first, norm)
+        return TimeScales(1, growth, math.sqrt(omega_sq), horizon)
     if not solvable(second):
         return None
     velocity = _condition(problem, InitialVelocity)  # the Expression of v0, or None
@@ -252,6 +262,46 @@ def _scales(
     if not math.isfinite(omega_sq):
         return None
     return TimeScales(2, 0.0, math.sqrt(omega_sq), horizon)
+
+
+def _rate_function(problem: Problem, t: int) -> Callable[[Tensor], Tensor]:
+    """``u_t(x, t0)`` of a problem first order in time as a function of the points, differentiable in them."""
+    initial = _condition(problem, Initial)
+    assert initial is not None
+
+    def rate(x: Tensor) -> Tensor:
+        u0, grad, hess = _derivatives(initial, x, t, graph=True)
+        zero = torch.zeros_like(u0)
+        base = _residual(problem, x, u0, grad, hess, rate=zero, acceleration=zero)
+        first = _residual(problem, x, u0, grad, hess, rate=zero + 1, acceleration=zero) - base
+        flat = torch.zeros_like(grad), torch.zeros_like(hess)
+        source = _residual(problem, x, zero, *flat, rate=zero, acceleration=zero)
+        return -(base - source) / first
+
+    return rate
+
+
+def _first_order_frequency(
+    problem: Problem, points: Tensor, initial: tuple[Tensor, Tensor, Tensor], rate: Tensor, first: Tensor, norm: float
+) -> float:
+    """``omega^2 = -<u0, u_tt> / <u0, u0>`` of a problem first order in time, ``u_tt = -F'(u0)[u_t] / a`` (the
+    PDE's change along ``u_t``): transport and rotation (``u_tt = -omega^2 u``) count, diffusion (``u_tt`` along
+    ``+u``: it smooths a ``u0`` of several modes, each decaying at its own rate) does not. 0 where ``u_t`` cannot
+    be differentiated in space."""
+    u0, grad, hess = initial
+    t, zero = problem.space_dim, torch.zeros_like(u0)
+    x = points.detach().clone().requires_grad_(True)
+    r, r_grad, r_hess = _derivatives(_rate_function(problem, t), x, t)
+    size = _mean(r, r)
+    if not math.isfinite(size) or size <= 1e-300 or not bool(torch.isfinite(r_hess).all()):
+        return 0.0
+    step = 1e-6 * math.sqrt(norm / size)  # a relative change of 1e-6 in u
+    base = _residual(problem, points, u0, grad, hess, rate=zero, acceleration=zero)
+    moved = _residual(problem, points, u0 + step * r, grad + step * r_grad, hess + step * r_hess, rate=zero,
+                      acceleration=zero)  # fmt: skip
+    acceleration = -(moved - base) / (step * first)
+    omega_sq = -_mean(u0, acceleration) / norm
+    return omega_sq if math.isfinite(omega_sq) and omega_sq > 0 else 0.0
 
 
 def default_time_windows(problem: Problem) -> tuple[int, str | None]:

@@ -166,3 +166,17 @@ def test_a_wave_struck_from_rest_oscillates_at_its_velocity_s_frequency() -> Non
     assert default_time_windows(struck)[0] == 5
     resting = kp.Wave(kp.Interval(0, 1), time=(0, 10), initial=0, initial_velocity=0, f="1", bcs=[kp.Dirichlet(0)])
     assert initial_time_scales(resting) is None  # nothing moves at t0: no rate to read
+
+
+def test_diffusion_of_several_modes_is_not_motion() -> None:
+    # sin(pi x) + sin(5 pi x) decays mode by mode: |u_t - g u0| / |u0| read it as 18.8 periods (7 windows); the
+    # frequency is now that of u_tt = -omega^2 u (transport), which diffusion does not have
+    modes = kp.Heat(kp.Interval(0, 1), time=(0, 1), diffusivity=1.0, initial="sin(pi*x) + sin(5*pi*x)",
+                    bcs=[kp.Dirichlet(0)])  # fmt: skip
+    scales = initial_time_scales(modes)
+    assert scales is not None and scales.frequency == 0.0 and default_time_windows(modes) == (1, None)
+    # advection-diffusion u_t + 30 u_x = 0.01 u_xx on sin(x): omega^2 = 30^2 - 0.01^2
+    drifting = kp.PDE(kp.Interval(0, 2 * math.pi), lambda u: u.t + 30 * u.x - 0.01 * u.xx, bcs=[kp.Periodic("x")],
+                      time=(0, 1), initial="sin(x)")  # fmt: skip
+    scales = initial_time_scales(drifting)
+    assert scales is not None and scales.frequency == pytest.approx(math.sqrt(900 - 1e-4), rel=1e-6)
