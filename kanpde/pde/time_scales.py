@@ -10,7 +10,8 @@ off what ``u`` does next, from rates (no training):
   (transport, rotation) has the angular frequency ``omega^2 = -<u0, u_tt> / <u0, u0>``, ``u_tt = -F'(u0)[u_t] / a``
   the PDE's change along ``u_t`` (``u_t`` differentiated in space by autograd): ``beta^2`` for ``u_t + beta u_x``
   on ``sin(x)``, none for diffusion, whose ``u_tt`` points along ``+u`` (it smooths a ``u0`` of several modes, each
-  decaying at its own rate: ``sin(pi x) + sin(5 pi x)`` read as 18.8 periods by ``|u_t - g u0| / |u0|``). The
+  decaying at its own rate: ``sin(pi x) + sin(5 pi x)`` read as 18.8 periods by ``|u_t - g u0| / |u0|``, which
+  bounds ``omega`` for a linear normal operator and is used where it gives at most 3 periods: cheaper). The
   growth rate is the Rayleigh quotient ``g = <u0, r> / <u0, u0>`` of the reaction ``r = -(F(u0 with no derivatives) -
   F(0)) / a``, the terms in the value of ``u`` alone (``5 u - 5 u^3`` for Allen-Cahn): diffusion is stable even where
   its Rayleigh quotient is positive (a convex ``u0`` with boundary data: PINNacle's HNd), transport ``u u_x`` moves
@@ -64,6 +65,7 @@ EFOLDS_PER_WINDOW = 0.3
 MAX_WINDOWS = 20
 """The most windows :func:`default_time_windows` chooses."""
 _POINTS = 512
+_EXACT_POINTS = 128  # of them for the frequency of a first-order problem (fourth derivatives of u0: costlier)
 logger = logging.getLogger(__name__)
 
 
@@ -131,7 +133,7 @@ def _derivatives(
         rows = [
             torch.autograd.grad(grad[:, i].sum(), x, create_graph=graph, retain_graph=True, allow_unused=True,
                                 materialize_grads=True)[0]
-            if grad.requires_grad else torch.zeros_like(grad)
+            if grad.requires_grad and i != t_index else torch.zeros_like(grad)
             for i in range(x.shape[1])
         ]  # fmt: skip
     space = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
@@ -243,8 +245,11 @@ def _scales(
         growth = _mean(u0, -(reacting - source) / first) / norm  # the reaction f(u)'s rate
         if not math.isfinite(growth):
             return None
-        omega_sq = _first_order_frequency(problem, points, (u0, grad, hess), rate, first, norm)
-        return TimeScales(1, growth, math.sqrt(omega_sq), horizon)
+        motion = rate - _mean(u0, rate) / norm * u0  # what does not scale u0: |motion| / |u0| bounds omega (below)
+        omega = math.sqrt(max(_mean(motion, motion), 0.0) / norm)
+        if omega * horizon / (2 * math.pi) > PERIODS_PER_WINDOW:  # may call for windows: the exact reading
+            omega = math.sqrt(_first_order_frequency(problem, points, (u0, grad, hess), rate, first, norm))
+        return TimeScales(1, growth, omega, horizon)
     if not solvable(second):
         return None
     velocity = _condition(problem, InitialVelocity)  # the Expression of v0, or None
@@ -288,7 +293,9 @@ def _first_order_frequency(
     PDE's change along ``u_t``): transport and rotation (``u_tt = -omega^2 u``) count, diffusion (``u_tt`` along
     ``+u``: it smooths a ``u0`` of several modes, each decaying at its own rate) does not. 0 where ``u_t`` cannot
     be differentiated in space."""
-    u0, grad, hess = initial
+    u0, grad, hess, rate, first = (a[:_EXACT_POINTS] for a in (*initial, rate, first))  # (the Halton prefix)
+    points = points[:_EXACT_POINTS]
+    norm = _mean(u0, u0)
     t, zero = problem.space_dim, torch.zeros_like(u0)
     x = points.detach().clone().requires_grad_(True)
     r, r_grad, r_hess = _derivatives(_rate_function(problem, t), x, t)
