@@ -48,7 +48,7 @@ from .solver_options import positive_seconds as _seconds
 from .solver_options import validate_grid_schedule
 from .solver_options import weights_by_term as _weights_by_term
 from .train_state import TrainState
-from .training import OVERFIT_FACTOR, StageTraining
+from .training import OVERFIT_FACTOR, OVERFIT_GRID_FACTOR, StageTraining
 from .unknowns import bound, reads, warn_unused
 
 __all__ = ["Solver", "validate_grid_schedule"]
@@ -412,6 +412,11 @@ class Solver(StageTraining):
                     note = (f"the first stage overfit its points (loss {overfit[0]:.3g} on fresh points, "
                             f"{overfit[1]:.3g} on its own): repeated from a fresh network on {OVERFIT_FACTOR} times "
                             "the points, kept for the later stages; n_interior= sets the points yourself")  # fmt: skip
+                    if default_schedule and (finer := self._finer_schedule(schedule)) is not None:
+                        schedule = finer
+                        bar.total = steps * len(schedule) * len(self.optimizers)
+                        note += (f"; the default schedule gets a last stage on grid {schedule[-1]} "
+                                 "(grid_schedule= sets the grids yourself)")  # fmt: skip
                     notes.append(note)
                     logger.info("solve: %s", note)
                     continue
@@ -471,6 +476,22 @@ class Solver(StageTraining):
         if interrupt is not None:  # the program stops; the result so far stays in solver.result
             raise interrupt
         return result
+
+    def _finer_schedule(self, schedule: Sequence[int]) -> list[int] | None:
+        """The default ``schedule`` with one more stage on ``OVERFIT_GRID_FACTOR`` times its last grid, for a
+        solve whose first stage overfit its points (a solution sharper than the default grids resolve); None when
+        that stage would not fit in memory (the schedule then stays as it is).
+
+        burgers_raissi, seed 0: grids 5, 10, 30 end at 6.0e-3 (135 CPU s), a grid-60 stage after them at 1.1e-3
+        (342 s); see docs/benchmarks.md, "Burgers".
+        """
+        finer = OVERFIT_GRID_FACTOR * schedule[-1]
+        try:
+            self._check_memory(finer)
+        except ValueError as err:
+            logger.info("solve: no stage on grid %d after the overfit first stage: %s", finer, err)
+            return None
+        return [*schedule, finer]
 
     def _auto_start(self, batch: CollocationBatch, notes: list[str]) -> Callable[[], bool]:
         """The probe of ``solve(start="auto")``: after :data:`~kanpde.pde.euler_start.PROBE_STEPS` steps, make the

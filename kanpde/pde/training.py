@@ -49,6 +49,7 @@ logger = logging.getLogger("kanpde.pde.solver")
 OVERFIT_RATIO = 10.0  # loss on fresh points / final training loss above which the points were too few
 OVERFIT_FACTOR = 4  # the default point count is then multiplied by this ...
 OVERFIT_MAX_POINTS = 8000  # ... up to this many interior points (or the plain default, when that is more)
+OVERFIT_GRID_FACTOR = 2  # and the default schedule gets one more stage, on this many times its last grid
 
 
 class StageTraining:
