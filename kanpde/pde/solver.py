@@ -304,7 +304,9 @@ class Solver(StageTraining):
         ``result.refinement`` says which. None (the default): ``[5, 10, 30]``, or, for a network not yet trained
         whose initial value a spline on grid 30 cannot fit to 1% along some axis, the one grid that can (from 5,
         10, 20, 30, 40, 60, 80; :mod:`kanpde.pde.data_resolution`), said in ``result.notes`` (not with
-        ``time_windows``: there ``[5, 10, 30]``).
+        ``time_windows``: there ``[5, 10, 30]``). When the first stage of the default schedule overfits its points
+        (see :meth:`default_points`), the schedule also gets a last stage on twice its last grid (``[5, 10, 30,
+        60]``; not when that stage would not fit in memory), said in ``result.notes``.
 
         A Levenberg-Marquardt stage ends early when ten steps lowered the loss by less than ``rtol`` (relative),
         or when no step lowers it at all. ``callback(solver, record)`` runs after every recorded step (e.g. to
