@@ -70,7 +70,8 @@ class Solver(StageTraining):
         n_interior: collocation points inside the domain per stage (default: :meth:`default_points`, which grows
             with the number of parameters of each stage; when the first stage's loss on fresh points is more than
             10x its loss on its own, the stage is repeated from a fresh network on 4x the points, and later
-            stages keep the 4x, at most 8000 points: burgers_raissi 4.1e-2 -> 6.0e-3).
+            stages keep the 4x, at most 16000 points, and the default schedule gets a last stage on grid 60:
+            burgers_raissi 4.1e-2 -> 1.0e-3).
         n_boundary: points per boundary or initial condition (default: a quarter of the interior points, >= 64).
         sampler: "sobol" (default), "halton", "lhs", "random", "uniform" or an AbstractSampler.
         dtype: float64 (default) or float32.
@@ -485,7 +486,7 @@ class Solver(StageTraining):
         that stage would not fit in memory (the schedule then stays as it is).
 
         burgers_raissi, seed 0: grids 5, 10, 30 end at 6.0e-3 (135 CPU s), a grid-60 stage after them at 1.1e-3
-        (342 s); see docs/benchmarks.md, "Burgers".
+        (342 s, 8000 points), 1.0e-3 on 16000 points (469 s); see docs/benchmarks.md, "Burgers".
         """
         finer = OVERFIT_GRID_FACTOR * schedule[-1]
         try:
