@@ -23,8 +23,10 @@ Source:    Raissi, Perdikaris & Karniadakis, "Physics-informed neural networks",
 SETTINGS: 4.2e-3 (seed 0, 165 CPU s, one thread); with ``adaptive_sampling="rar"`` (points added in the shock and
 kept) 9.8e-3, so it is not among them. The defaults' three points per parameter leave too few points in the shock:
 their first stage overfits its 1080 points (loss 29-146x higher on fresh points), so the solver repeats it on four
-times the points (6.0e-3 / 1.4e-2 / 1.7e-2 with seeds 0 / 1 / 2 in 154-167 CPU s; 4.1e-2 / 2.2e-1 / 3.1e-2 before
-that check). docs/benchmarks.md, "Burgers", has the runs.
+times the points (at most 16000) and adds a last stage on grid 60 to its default schedule: 1.0e-3 / 3.3e-4 /
+2.7e-3 with seeds 0 / 1 / 2 in 468-525 CPU s (``scripts/burgers_defaults.py``, one thread); with at most 8000
+points 1.1e-3 / 2.5e-3 / 8.3e-3 (314-349 s); without the grid-60 stage 6.0e-3 / 1.4e-2 / 1.7e-2 (154-167 s),
+4.1e-2 / 2.2e-1 / 3.1e-2 before the check. docs/benchmarks.md, "Burgers", has the runs.
 
 Parameters (``make_problem`` overrides): ``viscosity`` (nu > 0, down to about 0.002 for the quadrature to stay
 accurate), ``t1`` (> 0).

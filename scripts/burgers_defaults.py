@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--option", action="append", default=[])
     parser.add_argument("--schedule", type=int, nargs="+", default=None)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="print the loss on fresh points of the last grid")
     args = parser.parse_args()
     torch.set_num_threads(1)
     module = importlib.import_module(f"problems.{args.problem}")
@@ -62,6 +63,9 @@ def main() -> None:
             f"rel_l2 {result.rel_l2:.2e} max {result.max_abs:.1e} cpu {cpu:.0f} s | {stages}",
             flush=True,
         )
+        if args.fresh:
+            fresh = solver._batch_loss(solver._sample_batch(solver.model.grid_size))
+            print(f"  loss on fresh points {fresh:.2e} (training {result.stages[-1].loss:.2e})", flush=True)
         if args.profile:
             profile(solver, module)
 

@@ -48,7 +48,7 @@ from .solver_options import positive_seconds as _seconds
 from .solver_options import validate_grid_schedule
 from .solver_options import weights_by_term as _weights_by_term
 from .train_state import TrainState
-from .training import OVERFIT_FACTOR, StageTraining
+from .training import OVERFIT_FACTOR, OVERFIT_GRID_FACTOR, StageTraining
 from .unknowns import bound, reads, warn_unused
 
 __all__ = ["Solver", "validate_grid_schedule"]
@@ -70,7 +70,8 @@ class Solver(StageTraining):
         n_interior: collocation points inside the domain per stage (default: :meth:`default_points`, which grows
             with the number of parameters of each stage; when the first stage's loss on fresh points is more than
             10x its loss on its own, the stage is repeated from a fresh network on 4x the points, and later
-            stages keep the 4x, at most 8000 points: burgers_raissi 4.1e-2 -> 6.0e-3).
+            stages keep the 4x, at most 16000 points, and the default schedule gets a last stage on grid 60:
+            burgers_raissi 4.1e-2 -> 1.0e-3).
         n_boundary: points per boundary or initial condition (default: a quarter of the interior points, >= 64).
         sampler: "sobol" (default), "halton", "lhs", "random", "uniform" or an AbstractSampler.
         dtype: float64 (default) or float32.
@@ -322,7 +323,9 @@ class Solver(StageTraining):
         ``result.refinement`` says which. None (the default): ``[5, 10, 30]``, or, for a network not yet trained
         whose initial value a spline on grid 30 cannot fit to 1% along some axis, the one grid that can (from 5,
         10, 20, 30, 40, 60, 80; :mod:`kanpde.pde.data_resolution`), said in ``result.notes`` (not with
-        ``time_windows``: there ``[5, 10, 30]``).
+        ``time_windows``: there ``[5, 10, 30]``). When the first stage of the default schedule overfits its points
+        (see :meth:`default_points`), the schedule also gets a last stage on twice its last grid (``[5, 10, 30,
+        60]``; not when that stage would not fit in memory), said in ``result.notes``.
 
         A Levenberg-Marquardt stage ends early when ten steps lowered the loss by less than ``rtol`` (relative),
         or when no step lowers it at all. ``callback(solver, record)`` runs after every recorded step (e.g. to
@@ -445,6 +448,11 @@ class Solver(StageTraining):
                     note = (f"the first stage overfit its points (loss {overfit[0]:.3g} on fresh points, "
                             f"{overfit[1]:.3g} on its own): repeated from a fresh network on {OVERFIT_FACTOR} times "
                             "the points, kept for the later stages; n_interior= sets the points yourself")  # fmt: skip
+                    if default_schedule and (finer := self._finer_schedule(schedule)) is not None:
+                        schedule = finer
+                        bar.total = steps * len(schedule) * len(self.optimizers)
+                        note += (f"; the default schedule gets a last stage on grid {schedule[-1]} "
+                                 "(grid_schedule= sets the grids yourself)")  # fmt: skip
                     notes.append(note)
                     logger.info("solve: %s", note)
                     continue
@@ -504,6 +512,22 @@ class Solver(StageTraining):
         if interrupt is not None:  # the program stops; the result so far stays in solver.result
             raise interrupt
         return result
+
+    def _finer_schedule(self, schedule: Sequence[int]) -> list[int] | None:
+        """The default ``schedule`` with one more stage on ``OVERFIT_GRID_FACTOR`` times its last grid, for a
+        solve whose first stage overfit its points (a solution sharper than the default grids resolve); None when
+        that stage would not fit in memory (the schedule then stays as it is).
+
+        burgers_raissi, seed 0: grids 5, 10, 30 end at 6.0e-3 (135 CPU s), a grid-60 stage after them at 1.1e-3
+        (342 s, 8000 points), 1.0e-3 on 16000 points (469 s); see docs/benchmarks.md, "Burgers".
+        """
+        finer = OVERFIT_GRID_FACTOR * schedule[-1]
+        try:
+            self._check_memory(finer)
+        except ValueError as err:
+            logger.info("solve: no stage on grid %d after the overfit first stage: %s", finer, err)
+            return None
+        return [*schedule, finer]
 
     def _auto_start(self, batch: CollocationBatch, notes: list[str]) -> Callable[[], bool]:
         """The probe of ``solve(start="auto")``: after :data:`~kanpde.pde.euler_start.PROBE_STEPS` steps, make the

@@ -48,7 +48,8 @@ logger = logging.getLogger("kanpde.pde.solver")
 # The overfitting check after the first stage (see StageTraining.default_points).
 OVERFIT_RATIO = 10.0  # loss on fresh points / final training loss above which the points were too few
 OVERFIT_FACTOR = 4  # the default point count is then multiplied by this ...
-OVERFIT_MAX_POINTS = 8000  # ... up to this many interior points (or the plain default, when that is more)
+OVERFIT_MAX_POINTS = 16000  # ... up to this many interior points (or the plain default, when that is more)
+OVERFIT_GRID_FACTOR = 2  # and the default schedule gets one more stage, on this many times its last grid
 
 
 class StageTraining:
@@ -129,7 +130,7 @@ class StageTraining:
     # -- points of a stage ------------------------------------------------------------------------------------
     def default_points(self, grid: int | None = None) -> int:
         """Interior points of a stage: three per parameter of the network (on ``grid``: the current one when
-        None), at least 1000; four times that (at most 8000, or the plain count when it is more) once the first
+        None), at least 1000; four times that (at most 16000, or the plain count when it is more) once the first
         stage has overfit its points (``state.points_factor``, see :meth:`_first_stage_overfit`).
 
         Fewer points than parameters let the residual vanish at the points but not between them (measured on the

@@ -73,6 +73,36 @@ def test_an_overfit_first_stage_is_repeated_afresh_on_more_points(monkeypatch: p
     assert loss > 10 * trained  # 40.9 against 0.81
 
 
+def test_an_overfit_first_stage_adds_a_finer_last_stage_to_the_default_schedule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(training, "OVERFIT_RATIO", -1.0)
+    solver = kp.Solver(_poisson(), width=[1, 4, 1], seed=0)
+    result = solver.solve(steps=2, progress=False)
+    assert [s.grid for s in result.stages] == [5, 10, 30, training.OVERFIT_GRID_FACTOR * 30]
+    assert solver.model.grid_size >= 60
+    assert len(result.notes) == 1 and "last stage on grid 60" in result.notes[0]
+    # a schedule the user chose is kept as it is (test above); so is the default one when grid 60 would not fit
+    refused = kp.Solver(_poisson(), width=[1, 4, 1], seed=0)
+    check = refused._check_memory
+
+    def no_room_for_60(grid: int) -> None:
+        if grid == 60:
+            raise ValueError("grid 60 does not fit")
+        check(grid)
+
+    monkeypatch.setattr(refused, "_check_memory", no_room_for_60)
+    result = refused.solve(steps=2, progress=False)
+    assert [s.grid for s in result.stages] == [5, 10, 30]
+    assert refused.state.points_factor == training.OVERFIT_FACTOR and "grid 60" not in result.notes[0]
+
+
+def test_a_well_sampled_first_stage_keeps_the_default_schedule() -> None:
+    solver = kp.Solver(_poisson(), width=[1, 4, 1], seed=0)
+    result = solver.solve(steps=3, progress=False)
+    assert solver.state.points_factor == 1 and [s.grid for s in result.stages] == [5, 10, 30]
+
+
 def test_a_chosen_point_count_and_adaptive_sampling_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(training, "OVERFIT_RATIO", -1.0)
     for options in ({"n_interior": 200}, {"adaptive_sampling": "rad"}):
@@ -130,3 +160,15 @@ def test_burgers_first_stage_overfits_on_the_default_points() -> None:
     result = solver.solve(grid_schedule=[5, 6], steps=100, progress=False)
     assert solver.state.points_factor == training.OVERFIT_FACTOR
     assert result.stages[0].rel_l2 is not None and result.stages[0].rel_l2 < 1e-1  # 2.4e-1 on 1080 points
+
+
+@pytest.mark.slow
+def test_burgers_defaults_end_on_grid_60() -> None:
+    """burgers_raissi, defaults, seed 0: grids 5, 10, 30 and the added 60 (16000 points) end at 1.04e-3 (2.4e-3 on
+    grid 30), about 470 CPU s on one thread."""
+    from problems.burgers_raissi import make_problem
+
+    result = kp.Solver(make_problem(), seed=0).solve(progress=False)
+    assert [s.grid for s in result.stages] == [5, 10, 30, 60]
+    assert result.rel_l2 is not None and result.rel_l2 < 2e-3
+    assert "last stage on grid 60" in result.notes[0]
