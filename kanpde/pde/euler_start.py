@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from .solver import Solver
 
 __all__ = [
-    "START_STEPS", "START_OPTIONS", "PROBE_STEPS", "STUCK", "check_start", "data_ratio", "euler_target", "euler_start",
+    "START_STEPS", "START_OPTIONS", "PROBE_STEPS", "STUCK", "check_start_name", "check_start", "data_ratio",
+    "euler_target", "euler_start",
 ]  # fmt: skip
 
 START_OPTIONS = ("auto", "euler")
@@ -61,6 +62,13 @@ STUCK = 0.75
 START_STEPS = 20
 
 
+def check_start_name(start: object) -> None:
+    """Raise ``ValueError`` unless ``start`` is None or one of :data:`START_OPTIONS` (what a solve in time windows
+    checks too, though its windows make no starting fit)."""
+    if start is not None and start not in START_OPTIONS:
+        raise ValueError(f"start must be None or one of {START_OPTIONS}, got {start!r}")
+
+
 def check_start(start: object, solver: Solver) -> str | None:
     """``start`` as a name (None: no starting fit), checked against the solver's problem.
 
@@ -72,8 +80,7 @@ def check_start(start: object, solver: Solver) -> str | None:
     """
     if start is None:
         return None
-    if start not in START_OPTIONS:
-        raise ValueError(f"start must be None or one of {START_OPTIONS}, got {start!r}")
+    check_start_name(start)
     if start == "auto":
         try:
             check_start("euler", solver)

@@ -32,7 +32,7 @@ from .balancing import SCHEMES, default_scheme
 from .budget import TimeLimits
 from .data_resolution import DEFAULT_SCHEDULE, resolved_schedule
 from .distributed import SINGLE, communicator
-from .euler_start import PROBE_STEPS, START_OPTIONS, STUCK, check_start, data_ratio, euler_start, euler_target
+from .euler_start import PROBE_STEPS, STUCK, check_start, check_start_name, data_ratio, euler_start, euler_target
 from .fields import probe
 from .inverse_parameters import InverseParameters
 from .problem import Problem
@@ -281,8 +281,7 @@ class Solver(StageTraining):
 
     def _time_windows(self, time_windows: object, grid_schedule: object, start: object) -> tuple[int, str | None]:
         """The number of time windows of a solve, and a note when the solver chose it (``time_windows=None``)."""
-        if start is not None and start not in START_OPTIONS:  # windows ignore start: checked here, not only later
-            raise ValueError(f"start must be None or one of {START_OPTIONS}, got {start!r}")
+        check_start_name(start)  # windows make no starting fit: checked here, not only in the plain solve
         if time_windows is not None:
             from .time_windows import check_time_windows
 

@@ -172,6 +172,20 @@ def _residual(
     return residual.reshape(len(points), -1)[:, 0]
 
 
+def _responses(
+    problem: Problem, points: Tensor, u0: Tensor, grad: Tensor, hess: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The residual at ``u0`` (``u_t = u_tt = 0``), its slopes in ``u_t`` and in ``u_tt`` there, and the residual
+    at ``u = 0`` (a source term). Shapes ``(n,)``."""
+    zero = torch.zeros_like(u0)
+    base = _residual(problem, points, u0, grad, hess, rate=zero, acceleration=zero)
+    first = _residual(problem, points, u0, grad, hess, rate=zero + 1, acceleration=zero) - base
+    second = _residual(problem, points, u0, grad, hess, rate=zero, acceleration=zero + 1) - base
+    flat = torch.zeros_like(grad), torch.zeros_like(hess)
+    source = _residual(problem, points, zero, *flat, rate=zero, acceleration=zero)
+    return base, first, second, source
+
+
 def _mean(a: Tensor, b: Tensor) -> float:
     return float((a * b).mean())
 
@@ -197,14 +211,9 @@ def initial_time_scales(problem: Problem, *, n_points: int = _POINTS, seed: int 
     t = problem.space_dim
     try:
         u0, grad, hess = _derivatives(initial, points, t)
-        zero = torch.zeros_like(u0)
-        base = _residual(problem, points, u0, grad, hess, rate=zero, acceleration=zero)
-        first = _residual(problem, points, u0, grad, hess, rate=zero + 1, acceleration=zero) - base
-        second = _residual(problem, points, u0, grad, hess, rate=zero, acceleration=zero + 1) - base
-        source = _residual(problem, points, zero, torch.zeros_like(grad), torch.zeros_like(hess), rate=zero,
-                           acceleration=zero)  # fmt: skip
-        flat = torch.zeros_like(grad), torch.zeros_like(hess)  # u0's value with no derivatives: the reaction
-        reacting = _residual(problem, points, u0, *flat, rate=zero, acceleration=zero)
+        base, first, second, source = _responses(problem, points, u0, grad, hess)
+        zero, flat = torch.zeros_like(u0), (torch.zeros_like(grad), torch.zeros_like(hess))
+        reacting = _residual(problem, points, u0, *flat, rate=zero, acceleration=zero)  # u0's values alone
         return _scales(problem, points, (u0, grad, hess), (base, source, reacting), first, second)
     except Exception as err:  # noqa: BLE001 - a forecast only: training evaluates the residual again and reports
         logger.debug("time scales not read (%s: %s)", type(err).__name__, err)
@@ -248,7 +257,7 @@ def _scales(
         motion = rate - _mean(u0, rate) / norm * u0  # what does not scale u0: |motion| / |u0| bounds omega (below)
         omega = math.sqrt(max(_mean(motion, motion), 0.0) / norm)
         if omega * horizon / (2 * math.pi) > PERIODS_PER_WINDOW:  # may call for windows: the exact reading
-            omega = math.sqrt(_first_order_frequency(problem, points, (u0, grad, hess), rate, first, norm))
+            omega = math.sqrt(_first_order_frequency(problem, points, (u0, grad, hess), rate, base, first))
         return TimeScales(1, growth, omega, horizon)
     if not solvable(second):
         return None
@@ -275,25 +284,20 @@ def _rate_function(problem: Problem, t: int) -> Callable[[Tensor], Tensor]:
     assert initial is not None
 
     def rate(x: Tensor) -> Tensor:
-        u0, grad, hess = _derivatives(initial, x, t, graph=True)
-        zero = torch.zeros_like(u0)
-        base = _residual(problem, x, u0, grad, hess, rate=zero, acceleration=zero)
-        first = _residual(problem, x, u0, grad, hess, rate=zero + 1, acceleration=zero) - base
-        flat = torch.zeros_like(grad), torch.zeros_like(hess)
-        source = _residual(problem, x, zero, *flat, rate=zero, acceleration=zero)
+        base, first, _, source = _responses(problem, x, *_derivatives(initial, x, t, graph=True))
         return -(base - source) / first
 
     return rate
 
 
 def _first_order_frequency(
-    problem: Problem, points: Tensor, initial: tuple[Tensor, Tensor, Tensor], rate: Tensor, first: Tensor, norm: float
+    problem: Problem, points: Tensor, initial: tuple[Tensor, Tensor, Tensor], rate: Tensor, base: Tensor, first: Tensor
 ) -> float:
     """``omega^2 = -<u0, u_tt> / <u0, u0>`` of a problem first order in time, ``u_tt = -F'(u0)[u_t] / a`` (the
     PDE's change along ``u_t``): transport and rotation (``u_tt = -omega^2 u``) count, diffusion (``u_tt`` along
     ``+u``: it smooths a ``u0`` of several modes, each decaying at its own rate) does not. 0 where ``u_t`` cannot
-    be differentiated in space."""
-    u0, grad, hess, rate, first = (a[:_EXACT_POINTS] for a in (*initial, rate, first))  # (the Halton prefix)
+    be differentiated in space. ``base``, ``first``: the residual at ``u0`` and its slope in ``u_t``."""
+    u0, grad, hess, rate, base, first = (a[:_EXACT_POINTS] for a in (*initial, rate, base, first))  # Halton prefix
     points = points[:_EXACT_POINTS]
     norm = _mean(u0, u0)
     t, zero = problem.space_dim, torch.zeros_like(u0)
@@ -303,7 +307,6 @@ def _first_order_frequency(
     if not math.isfinite(size) or size <= 1e-300 or not bool(torch.isfinite(r_hess).all()):
         return 0.0
     step = 1e-6 * math.sqrt(norm / size)  # a relative change of 1e-6 in u
-    base = _residual(problem, points, u0, grad, hess, rate=zero, acceleration=zero)
     moved = _residual(problem, points, u0 + step * r, grad + step * r_grad, hess + step * r_hess, rate=zero,
                       acceleration=zero)  # fmt: skip
     acceleration = -(moved - base) / (step * first)
